@@ -1,0 +1,24 @@
+"""Errors that point at the bad input: file, row and field."""
+
+from __future__ import annotations
+
+
+class BabelvlError(Exception):
+    """Base class for every error babelvl raises on purpose."""
+
+
+class InputError(BabelvlError):
+    """Bad user input. The message always names where: file, row (0-based) and field when known."""
+
+    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
+                 field: str | None = None) -> None:
+        self.file, self.row, self.field, self.reason = file, row, field, message
+        where = [f"file {file}" if file else None,
+                 f"row {row}" if row is not None else None,
+                 f"field '{field}'" if field else None]
+        prefix = ", ".join(w for w in where if w)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class UnknownLanguageError(BabelvlError):
+    """A language code with no language pack."""
