@@ -85,6 +85,8 @@ def load_pack_file(path: str | Path) -> LanguagePack:
         raise InputError(f"cannot read language pack: {exc}", file=str(path)) from exc
     if not isinstance(raw, dict):
         raise InputError("a language pack must be a YAML mapping", file=str(path))
+    # YAML 1.1 reads bare `yes:` / `no:` keys as booleans; accept them as the words they were meant to be.
+    raw = {("yes" if k is True else "no" if k is False else k): v for k, v in raw.items()}
     for key in REQUIRED_KEYS:
         if key not in raw:
             raise InputError("missing required key", file=str(path), field=key)
