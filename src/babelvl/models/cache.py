@@ -1,0 +1,161 @@
+"""A persistent response cache: model calls are the cost, so never pay twice for the same answer.
+
+The key covers everything that changes the answer (model identity, decoding settings, system text, prompt, image
+hashes). Storage is one SQLite file in WAL mode, so several processes and threads can read and write it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from babelvl.errors import BabelvlError
+from babelvl.models.base import Backend, GenerationSettings, Request
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL NOT NULL)"
+_MAX_VARIABLES = 500  # stay below SQLite's bound-parameter limit on old builds (999)
+
+
+def cache_key(identity: Mapping[str, Any], settings: GenerationSettings, request: Request) -> str:
+    """sha256 of the canonical JSON of everything that determines the answer."""
+    payload = {
+        "identity": dict(identity),
+        "settings": settings.as_dict(),
+        "system": request.system,
+        "prompt": request.prompt,
+        "images": list(request.hashes()),
+    }
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    """key -> response text in one SQLite table; one connection per thread, atomic batch writes."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._timeout = timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._conn()
+        conn.execute("PRAGMA journal_mode=WAL")
+        with conn:
+            conn.execute(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # autocommit mode; transactions are opened explicitly so writes are all-or-nothing
+            conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
+        """The cached responses for those of ``keys`` that are present."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        conn = self._conn()
+        for start in range(0, len(wanted), _MAX_VARIABLES):
+            part = wanted[start : start + _MAX_VARIABLES]
+            marks = ",".join("?" * len(part))
+            rows = conn.execute(f"SELECT key, response FROM responses WHERE key IN ({marks})", part)
+            found.update(rows.fetchall())
+        return found
+
+    def get(self, key: str) -> str | None:
+        return self.get_many([key]).get(key)
+
+    def put_many(self, items: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+        """Store all items in one transaction: either every item is written or none is."""
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        if not pairs:
+            return
+        now = time.time()
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT OR REPLACE INTO responses (key, response, created) VALUES (?, ?, ?)",
+                [(key, response, now) for key, response in pairs],
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def __len__(self) -> int:
+        return self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def close(self) -> None:
+        """Close every connection this object opened (from any thread)."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class CachedBackend(Backend):
+    """Wraps a backend: answers from the cache, sends only the misses, stores each chunk as soon as it returns.
+
+    A crash therefore loses at most the chunk in flight. ``hits`` and ``misses`` count requests over the lifetime
+    of this object.
+    """
+
+    def __init__(self, backend: Backend, cache: ResponseCache) -> None:
+        self.inner = backend
+        self.cache = cache
+        self.batch_size = backend.batch_size
+        self.hits = 0
+        self.misses = 0
+        self._count_lock = threading.Lock()
+
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
+    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
+        identity = self.inner.identity()
+        keys = [cache_key(identity, settings, request) for request in requests]
+        cached = self.cache.get_many(keys)
+        answers: list[str | None] = [cached.get(key) for key in keys]
+        # identical requests in one batch are sent once
+        pending: dict[str, list[int]] = {}
+        for index, (key, answer) in enumerate(zip(keys, answers)):
+            if answer is None:
+                pending.setdefault(key, []).append(index)
+        with self._count_lock:
+            self.hits += len(requests) - sum(len(v) for v in pending.values())
+            self.misses += sum(len(v) for v in pending.values())
+
+        todo = list(pending.items())
+        step = max(1, self.inner.batch_size)
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
+            texts = self.inner.generate([requests[indices[0]] for _, indices in chunk], settings)
+            if len(texts) != len(chunk):
+                raise BabelvlError(f"backend {identity} returned {len(texts)} answers for {len(chunk)} requests")
+            self.cache.put_many((key, text) for (key, _), text in zip(chunk, texts))
+            for (_, indices), text in zip(chunk, texts):
+                for index in indices:
+                    answers[index] = text
+        return [a if a is not None else "" for a in answers]
+
+    def close(self) -> None:
+        self.inner.close()
