@@ -1,0 +1,109 @@
+"""Eval throughput: batched vs one-at-a-time generation, a fully cached re-run, and peak memory vs items.
+
+Runs ``run_eval`` on a POPE-schema fixture with a tiny random-weight LLaVA built offline, and prints the
+figures and ratios measured in this one run. Targets (issue #2): batched >= 3x one-at-a-time; a fully
+cached re-run >= 100x faster than the first run; peak memory that does not grow with the number of items.
+
+    python benchmarks/eval_throughput.py [--items 192] [--batch-size 16] [--max-new-tokens 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from babelvl.eval.runner import EvalSpec, run_eval
+from babelvl.models import GenerationSettings, load_backend
+from babelvl.testing.fixtures import write_pope
+from babelvl.testing.tiny_models import build_tiny_vlm
+
+
+def pope_fixture(path: Path, n: int) -> Path:
+    splits = ("adversarial", "popular", "random")
+    rows = [{"id": str(i), "question_id": str(i), "question": f"Is there a thing number {i} in the image?",
+             "answer": "yes" if i % 2 else "no", "image_source": f"COCO_val2014_{i:012d}",
+             "category": splits[i % 3]} for i in range(n)]
+    return write_pope(path, rows)
+
+
+def timed_run(model: Path, data: Path, out: Path, *, batch_size: int, cache: Path,
+              settings: GenerationSettings) -> tuple[float, dict]:
+    backend = load_backend(str(model), batch_size=batch_size)
+    spec = EvalSpec(benchmarks=["pope"], languages=["en"], out_dir=out, data={"pope": str(data)},
+                    settings=settings, cache_path=cache, batch_size=batch_size)
+    quiet = Console(file=open(os.devnull, "w"))
+    start = time.perf_counter()
+    summary = run_eval(spec, backend, console=quiet)
+    return time.perf_counter() - start, summary
+
+
+def child_peak_rss(model: Path, data: Path, out: Path, settings: GenerationSettings, batch: int) -> float:
+    """Peak RSS (MiB) of a separate process evaluating ``data`` (each size measured in a fresh process)."""
+    code = (
+        "import json,os,resource,sys\n"
+        "from pathlib import Path\nfrom rich.console import Console\n"
+        "from babelvl.eval.runner import EvalSpec, run_eval\n"
+        "from babelvl.models import GenerationSettings, load_backend\n"
+        f"b = load_backend({str(model)!r}, batch_size={batch})\n"
+        f"s = EvalSpec(benchmarks=['pope'], languages=['en'], out_dir=Path({str(out)!r}), "
+        f"data={{'pope': {str(data)!r}}}, settings=GenerationSettings(**{json.dumps(settings.as_dict())}), "
+        f"batch_size={batch})\n"
+        "run_eval(s, b, console=Console(file=open(os.devnull, 'w')))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=192)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=16)
+    args = parser.parse_args()
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        os.environ.setdefault("BABELVL_CACHE", str(tmp / "babelvl-cache"))
+        model = build_tiny_vlm("llava", tmp / "tiny-llava")
+        data = pope_fixture(tmp / "pope.parquet", args.items)
+        n = args.items
+        # Warm-up (model load, first-call overheads) so both timed runs start equal.
+        timed_run(model, pope_fixture(tmp / "warm.parquet", 8), tmp / "warm", batch_size=4,
+                  cache=tmp / "warm.sqlite", settings=settings)
+
+        t_one, s_one = timed_run(model, data, tmp / "one", batch_size=1, cache=tmp / "one.sqlite",
+                                 settings=settings)
+        t_batch, s_batch = timed_run(model, data, tmp / "batch", batch_size=args.batch_size,
+                                     cache=tmp / "batch.sqlite", settings=settings)
+        t_cached, s_cached = timed_run(model, data, tmp / "cached", batch_size=args.batch_size,
+                                       cache=tmp / "batch.sqlite", settings=settings)
+        assert s_cached["stats"]["model_calls"] == 0, "the re-run should be fully cached"
+        assert s_batch["benchmarks"] == s_cached["benchmarks"]
+
+        small = pope_fixture(tmp / "small.parquet", n)
+        large = pope_fixture(tmp / "large.parquet", 4 * n)
+        rss_small = child_peak_rss(model, small, tmp / "mem-small", settings, args.batch_size)
+        rss_large = child_peak_rss(model, large, tmp / "mem-large", settings, args.batch_size)
+
+    print(f"eval throughput, tiny random-weight LLaVA on CPU ({os.cpu_count()} cores), POPE schema, "
+          f"{n} items, max_new_tokens={args.max_new_tokens}")
+    print(f"  one-at-a-time (batch 1):      {n / t_one:8.1f} items/s  ({t_one:.2f} s)")
+    print(f"  batched (batch {args.batch_size:<3}):          {n / t_batch:8.1f} items/s  ({t_batch:.2f} s)")
+    print(f"  fully cached re-run:          {n / t_cached:8.1f} items/s  ({t_cached:.2f} s)")
+    print(f"  ratio batched / one-at-a-time: {t_one / t_batch:6.1f}x   (target >= 3x)")
+    print(f"  ratio cached / first run:      {t_batch / t_cached:6.1f}x   (target >= 100x)")
+    print(f"  peak RSS {n} items: {rss_small:.0f} MiB; {4 * n} items: {rss_large:.0f} MiB; "
+          f"ratio {rss_large / rss_small:.2f} (target: ~1.0, no growth with items)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The ``babelvl`` command. Thin: it parses options and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from babelvl import __version__
+from babelvl.errors import BabelvlError
+
+EPILOG = """examples:
+  babelvl tiny-model llava ./tiny-llava             # offline random-weight model to try the machinery
+  babelvl eval --model ./tiny-llava --suite sample --benchmarks all --languages en,fr,de,it,es --out runs/demo
+  babelvl eval --model HuggingFaceTB/SmolVLM-256M-Instruct --benchmarks pope,mme --languages en --out runs/smol
+  babelvl eval --model openai:Qwen/Qwen2.5-VL-7B-Instruct --api-base http://localhost:8000/v1 \\
+               --benchmarks mmbench --languages en,it --out runs/qwen
+  babelvl score --benchmark pope --data pope.parquet --predictions preds.jsonl --output metrics.json
+"""
+
+
+def _comma_list(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _data_options(values: list[str] | None, benchmarks: list[str]) -> dict[str, str]:
+    """``--data pope=PATH`` (repeatable), or a bare ``--data PATH`` when one benchmark is asked for."""
+    out: dict[str, str] = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if sep and name in benchmarks:
+            out[name] = path
+        elif len(benchmarks) == 1 and not sep:
+            out[benchmarks[0]] = value
+        else:
+            raise BabelvlError(f"--data {value!r}: use BENCHMARK=PATH with one of {', '.join(benchmarks)}")
+    return out
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", required=True,
+                   help="Hub id or local folder (transformers), or openai:MODEL for an OpenAI-compatible server")
+    g.add_argument("--api-base", help="server URL for openai: models, e.g. http://localhost:8000/v1")
+    g.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY, or none for local servers)")
+    g.add_argument("--concurrency", type=int, default=8, help="parallel requests to an API server")
+    g.add_argument("--timeout", type=float, default=120.0, help="seconds per API request")
+    g.add_argument("--device", default="auto", help="transformers device: auto, cpu, cuda, cuda:1 ...")
+    g.add_argument("--dtype", default="auto", help="transformers dtype: auto, float32, bfloat16, float16")
+    g.add_argument("--batch-size", type=int, default=8, help="items per generate() call")
+    g.add_argument("--max-new-tokens", type=int, default=32)
+    g.add_argument("--temperature", type=float, default=0.0)
+    g.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="babelvl", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Build, check and evaluate multilingual vision-language data and models.")
+    parser.add_argument("--version", action="version", version=f"babelvl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("eval", help="run a VLM on benchmarks in several languages",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+                       description="Evaluate a model. Writes records/*.jsonl, results.json, report.md, "
+                                   "report.html and heatmap.png under --out. Re-running the same command "
+                                   "resumes: finished items are skipped and model calls come from the cache.")
+    _add_model_options(p)
+    p.add_argument("--benchmarks", default="all", help="comma list (mmbench,scienceqa,mme,pope,ai2d) or all")
+    p.add_argument("--languages", default="en", help="comma list of language codes (see: babelvl languages)")
+    p.add_argument("--suite", choices=["sample"], help="use the small sample suite shipped with babelvl")
+    p.add_argument("--data", action="append", metavar="BENCHMARK=PATH",
+                   help="data for a benchmark: Hub id, Parquet file/folder, saved dataset; "
+                        "{lang} in PATH is replaced by the language code. Repeatable.")
+    p.add_argument("--parser", default="babelvl", help="answer parser: babelvl, lmms-eval, vlmevalkit")
+    p.add_argument("--limit", type=int, help="at most N items per benchmark and language")
+    p.add_argument("--cache", type=Path, help="SQLite response cache (default: OUT/cache.sqlite)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+
+    s = sub.add_parser("score", help="score a predictions file made by any tool (no model needed)")
+    s.add_argument("--benchmark", required=True)
+    s.add_argument("--data", required=True, help="Hub id or local path of the benchmark data")
+    s.add_argument("--config", help="dataset config (Hub) or subfolder")
+    s.add_argument("--split", help="dataset split")
+    s.add_argument("--predictions", required=True, type=Path,
+                   help="JSONL: one {\"id\" or \"row\", \"response\"} object per line")
+    s.add_argument("--language", default="en")
+    s.add_argument("--parser", default="babelvl", help="babelvl, lmms-eval or vlmevalkit")
+    s.add_argument("--output", type=Path, help="write the metrics JSON here")
+
+    sub.add_parser("languages", help="list the language packs that can be used")
+    sub.add_parser("benchmarks", help="list the supported benchmarks")
+    ss = sub.add_parser("sample-suite", help="write the sample suite as Parquet files in the real schemas")
+    ss.add_argument("--out", type=Path, required=True)
+    t = sub.add_parser("tiny-model", help="build a tiny random-weight VLM offline (for demos and tests)")
+    t.add_argument("family", choices=["llava", "idefics3", "paligemma"])
+    t.add_argument("out", type=Path)
+    return parser
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from babelvl.benchmarks.registry import BENCHMARKS, get_benchmark
+    from babelvl.eval.runner import EvalSpec, run_eval
+    from babelvl.languages import parse_language_list
+    from babelvl.models import GenerationSettings, load_backend
+
+    names = list(BENCHMARKS) if args.benchmarks == "all" else _comma_list(args.benchmarks)
+    benchmarks = [get_benchmark(b).name for b in names]  # validates and resolves aliases
+    languages = [p.code for p in parse_language_list(args.languages)]
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                                  seed=args.seed)
+    backend = load_backend(args.model, base_url=args.api_base, api_key=args.api_key,
+                           concurrency=args.concurrency, timeout=args.timeout, device=args.device,
+                           dtype=args.dtype, batch_size=args.batch_size)
+    spec = EvalSpec(benchmarks=benchmarks, languages=languages, out_dir=args.out,
+                    data=_data_options(args.data, benchmarks), suite=args.suite, parser=args.parser,
+                    settings=settings, limit=args.limit, cache_path=args.cache,
+                    batch_size=args.batch_size)
+    run_eval(spec, backend)
+    print((args.out / "report.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from babelvl.eval.score_predictions import score_predictions
+    from babelvl.io.files import write_json_atomic
+
+    metrics = score_predictions(benchmark=args.benchmark, data=args.data, predictions=args.predictions,
+                                language=args.language, parser=args.parser, config=args.config,
+                                split=args.split)
+    if args.output:
+        write_json_atomic(args.output, metrics)
+    shown = {k: v for k, v in metrics.items() if k not in ("unscored", "rejected_rows")}
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
+    if metrics["unscored"]:
+        print(f"{len(metrics['unscored'])} item(s) could not be scored (listed under 'unscored'"
+              f"{' in ' + str(args.output) if args.output else ''})", file=sys.stderr)
+    return 0
+
+
+def cmd_languages(_: argparse.Namespace) -> int:
+    from babelvl.languages import available_languages, load_language
+
+    for code in available_languages():
+        pack = load_language(code)
+        print(f"{code}\t{pack.name}\t{pack.source}")
+    return 0
+
+
+def cmd_benchmarks(_: argparse.Namespace) -> int:
+    from babelvl.benchmarks.registry import BENCHMARKS, get_benchmark
+
+    for name in BENCHMARKS:
+        b = get_benchmark(name)
+        print(f"{b.name}\t{b.kind}\t{b.hub_id}\t{b.license}")
+    return 0
+
+
+def cmd_sample_suite(args: argparse.Namespace) -> int:
+    from babelvl.benchmarks.sample_suite import materialize_sample_suite
+
+    paths = materialize_sample_suite(args.out)
+    for (bench, lang), path in sorted(paths.items()):
+        print(f"{bench}\t{lang}\t{path}")
+    return 0
+
+
+def cmd_tiny_model(args: argparse.Namespace) -> int:
+    from babelvl.testing.tiny_models import build_tiny_vlm
+
+    print(build_tiny_vlm(args.family, args.out))
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "score": cmd_score, "languages": cmd_languages,
+            "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 1
+    try:
+        return COMMANDS[args.command](args)
+    except BabelvlError as exc:
+        print(f"babelvl: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation runs: items -> model -> parsed answers -> official metrics, resumable and cached."""

@@ -1,0 +1,1 @@
+"""Small, crash-safe file helpers shared by every long job."""

@@ -1,0 +1,96 @@
+"""Atomic writes and crash-tolerant JSONL: a killed job leaves either the old file or the new one."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> None:
+    write_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+
+
+def read_jsonl_tolerant(path: str | Path) -> list[dict[str, Any]]:
+    """Read a JSONL file written by :class:`JsonlAppender`, dropping a torn last line from a crash.
+
+    Only the *last* line may be torn (appends are line-at-a-time); a bad line elsewhere is real
+    corruption and raises, naming the file and line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_bytes().split(b"\n")
+    records: list[dict[str, Any]] = []
+    good_bytes = 0
+    for number, raw in enumerate(lines):
+        if not raw.strip():
+            good_bytes += len(raw) + 1
+            continue
+        try:
+            records.append(json.loads(raw))
+        except json.JSONDecodeError:
+            is_last = all(not rest.strip() for rest in lines[number + 1:])
+            if not is_last:
+                raise ValueError(f"{path}: line {number + 1} is not valid JSON") from None
+            # Torn write at the end: cut it so the next append starts on a clean line.
+            with open(path, "r+b") as fh:
+                fh.truncate(good_bytes)
+            break
+        good_bytes += len(raw) + 1
+    return records
+
+
+class JsonlAppender:
+    """Appends whole lines and fsyncs after each batch, so finished work survives a kill."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def write_many(self, records: Iterable[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if text:
+            self._fh.write(text)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "JsonlAppender":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield (1-based line number, parsed value) and raise with the line number on bad JSON."""
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from None

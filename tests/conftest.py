@@ -1,0 +1,20 @@
+"""Shared fixtures: an isolated babelvl cache and tiny models built once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_babelvl_cache(tmp_path_factory, monkeypatch):
+    # The sample suite is materialised under $BABELVL_CACHE; keep tests away from the user's home.
+    monkeypatch.setenv("BABELVL_CACHE", str(tmp_path_factory.getbasetemp() / "babelvl-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tmp_path_factory):
+    from babelvl.testing.tiny_models import build_tiny_vlm
+
+    return build_tiny_vlm("llava", tmp_path_factory.mktemp("models") / "tiny-llava")
