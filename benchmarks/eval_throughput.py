@@ -63,46 +63,60 @@ def child_peak_rss(model: Path, data: Path, out: Path, settings: GenerationSetti
     return float(proc.stdout.strip().splitlines()[-1])
 
 
+def measure(size: str, tmp: Path, n: int, batch_size: int, settings: GenerationSettings) -> dict[str, float]:
+    model = build_tiny_vlm("llava", tmp / f"{size}-llava", size=size)
+    data = pope_fixture(tmp / "pope.parquet", n)
+    # Warm-up (model load, first-call overheads) so the timed runs start equal.
+    timed_run(model, pope_fixture(tmp / "warm.parquet", 8), tmp / f"{size}-warm", batch_size=4,
+              cache=tmp / f"{size}-warm.sqlite", settings=settings)
+    t_one, _ = timed_run(model, data, tmp / f"{size}-one", batch_size=1, cache=tmp / f"{size}-one.sqlite",
+                         settings=settings)
+    t_batch, s_batch = timed_run(model, data, tmp / f"{size}-batch", batch_size=batch_size,
+                                 cache=tmp / f"{size}-batch.sqlite", settings=settings)
+    # A fully cached re-run: a new output folder, the same response cache.
+    t_cached, s_cached = timed_run(model, data, tmp / f"{size}-cached", batch_size=batch_size,
+                                   cache=tmp / f"{size}-batch.sqlite", settings=settings)
+    assert s_cached["stats"]["model_calls"] == 0, "the re-run should be fully cached"
+    assert s_batch["benchmarks"] == s_cached["benchmarks"], "cached results must equal the first run's"
+    # Re-running the same command on a finished output folder (resume with nothing left to do).
+    t_resume, _ = timed_run(model, data, tmp / f"{size}-batch", batch_size=batch_size,
+                            cache=tmp / f"{size}-batch.sqlite", settings=settings)
+    return {"one": t_one, "batch": t_batch, "cached": t_cached, "resume": t_resume}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=192)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--sizes", default="tiny,small",
+                        help="model sizes from babelvl.testing.tiny_models.SIZES (tiny: 50k params; small: 27M)")
     args = parser.parse_args()
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
+    n = args.items
+    print(f"eval throughput: random-weight LLaVA built offline, CPU ({os.cpu_count()} cores), POPE schema, "
+          f"{n} items, max_new_tokens={args.max_new_tokens}, batch {args.batch_size}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         os.environ.setdefault("BABELVL_CACHE", str(tmp / "babelvl-cache"))
+        for size in args.sizes.split(","):
+            t = measure(size, tmp, n, args.batch_size, settings)
+            print(f"[{size}]")
+            for key, label in (("one", "one-at-a-time (batch 1)"), ("batch", f"batched (batch {args.batch_size})"),
+                               ("cached", "fully cached re-run, new folder"),
+                               ("resume", "re-run of the finished folder")):
+                print(f"  {label:34s} {n / t[key]:9.1f} items/s  ({t[key]:.2f} s)")
+            print(f"  ratio batched / one-at-a-time:     {t['one'] / t['batch']:7.1f}x  (target >= 3x)")
+            print(f"  ratio cached re-run / first run:   {t['batch'] / t['cached']:7.1f}x  (target >= 100x; "
+                  f"first run batched)")
+            print(f"  ratio finished-folder re-run / first run: {t['batch'] / t['resume']:7.1f}x")
         model = build_tiny_vlm("llava", tmp / "tiny-llava")
-        data = pope_fixture(tmp / "pope.parquet", args.items)
-        n = args.items
-        # Warm-up (model load, first-call overheads) so both timed runs start equal.
-        timed_run(model, pope_fixture(tmp / "warm.parquet", 8), tmp / "warm", batch_size=4,
-                  cache=tmp / "warm.sqlite", settings=settings)
-
-        t_one, s_one = timed_run(model, data, tmp / "one", batch_size=1, cache=tmp / "one.sqlite",
-                                 settings=settings)
-        t_batch, s_batch = timed_run(model, data, tmp / "batch", batch_size=args.batch_size,
-                                     cache=tmp / "batch.sqlite", settings=settings)
-        t_cached, s_cached = timed_run(model, data, tmp / "cached", batch_size=args.batch_size,
-                                       cache=tmp / "batch.sqlite", settings=settings)
-        assert s_cached["stats"]["model_calls"] == 0, "the re-run should be fully cached"
-        assert s_batch["benchmarks"] == s_cached["benchmarks"]
-
         small = pope_fixture(tmp / "small.parquet", n)
         large = pope_fixture(tmp / "large.parquet", 4 * n)
         rss_small = child_peak_rss(model, small, tmp / "mem-small", settings, args.batch_size)
         rss_large = child_peak_rss(model, large, tmp / "mem-large", settings, args.batch_size)
-
-    print(f"eval throughput, tiny random-weight LLaVA on CPU ({os.cpu_count()} cores), POPE schema, "
-          f"{n} items, max_new_tokens={args.max_new_tokens}")
-    print(f"  one-at-a-time (batch 1):      {n / t_one:8.1f} items/s  ({t_one:.2f} s)")
-    print(f"  batched (batch {args.batch_size:<3}):          {n / t_batch:8.1f} items/s  ({t_batch:.2f} s)")
-    print(f"  fully cached re-run:          {n / t_cached:8.1f} items/s  ({t_cached:.2f} s)")
-    print(f"  ratio batched / one-at-a-time: {t_one / t_batch:6.1f}x   (target >= 3x)")
-    print(f"  ratio cached / first run:      {t_batch / t_cached:6.1f}x   (target >= 100x)")
-    print(f"  peak RSS {n} items: {rss_small:.0f} MiB; {4 * n} items: {rss_large:.0f} MiB; "
-          f"ratio {rss_large / rss_small:.2f} (target: ~1.0, no growth with items)")
+    print(f"peak RSS (tiny model, separate processes): {n} items {rss_small:.0f} MiB; {4 * n} items "
+          f"{rss_large:.0f} MiB; ratio {rss_large / rss_small:.2f} (target ~1.0: no growth with items)")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tiny-model", help="build a tiny random-weight VLM offline (for demos and tests)")
     t.add_argument("family", choices=["llava", "idefics3", "paligemma"])
     t.add_argument("out", type=Path)
+    t.add_argument("--size", choices=["tiny", "small"], default="tiny",
+                   help="tiny: for tests (< 1 MB); small: ~50M parameters, for benchmarks")
     return parser
 
 
@@ -170,7 +172,7 @@ def cmd_sample_suite(args: argparse.Namespace) -> int:
 def cmd_tiny_model(args: argparse.Namespace) -> int:
     from babelvl.testing.tiny_models import build_tiny_vlm
 
-    print(build_tiny_vlm(args.family, args.out))
+    print(build_tiny_vlm(args.family, args.out, size=args.size))
     return 0
 
 

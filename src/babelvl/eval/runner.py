@@ -24,7 +24,7 @@ from babelvl.data.loading import load_rows
 from babelvl.errors import InputError
 from babelvl.eval.consistency import cross_lingual_consistency
 from babelvl.eval.scoring import judge, record_to_scored, scored_to_record, with_provenance
-from babelvl.eval.sources import resolve_source
+from babelvl.eval.sources import source_for
 from babelvl.io.files import JsonlAppender, read_jsonl_tolerant, write_json_atomic
 from babelvl.languages import load_language
 from babelvl.models import Backend, CachedBackend, GenerationSettings, Request, ResponseCache
@@ -115,10 +115,9 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     with _progress(console) as progress:
         for bench in benchmarks:
             for language in spec.languages:
-                source = resolve_source(bench, language, data=spec.data.get(bench.name),
-                                        suite=spec.suite)
+                source = source_for(bench, language, data=spec.data.get(bench.name), suite=spec.suite)
                 rows = load_rows(source.source, config=source.config, split=source.split,
-                                 language=source.language)
+                                 language=language)
                 task = progress.add_task(f"{bench.name}/{language}", total=len(rows), rate="-")
                 rejected = _run_one(bench, language, rows, source.source, packs[language], spec,
                                     cached, batch_size, out_dir, stats, progress, task, after_batch)

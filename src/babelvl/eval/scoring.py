@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from babelvl import __version__
@@ -29,8 +28,9 @@ def judge(benchmark: Benchmark, item: Item, response: str | None, pack: Language
 def scored_to_record(scored: Scored, *, benchmark: str, prompt: str | None,
                      response: str | None) -> dict[str, Any]:
     """The per-item JSONL record: everything needed to audit and re-score an item."""
-    record = {"benchmark": benchmark, **asdict(scored), "prompt": prompt, "response": response}
-    return record
+    # Built by hand: dataclasses.asdict deep-copies every field and was the top cost of cached re-runs.
+    fields = {name: getattr(scored, name) for name in Scored.__dataclass_fields__}
+    return {"benchmark": benchmark, **fields, "prompt": prompt, "response": response}
 
 
 def record_to_scored(record: dict[str, Any]) -> Scored:

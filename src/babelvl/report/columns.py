@@ -18,7 +18,6 @@ COLUMNS: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
 }
 COMMON = [("unparseable", ("n_unparseable",), "int"), ("refusals", ("n_refusal",), "int"),
           ("rejected rows", ("rejected",), "int")]
-MME_MAX = 2800.0
 
 
 def lookup(metrics: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -52,8 +51,9 @@ def headline(benchmark: str, metrics: dict[str, Any]) -> tuple[str, float | None
             return "MMBench vanilla acc", metrics.get("vanilla_accuracy")
         return "MMBench CircularEval", value
     if benchmark == "mme":
-        total = metrics.get("total")
-        return "MME total / 2800", None if total is None else total / MME_MAX
+        # Mean category score / 200: equals total / 2800 on the full set, and stays comparable on subsets.
+        scores = [c["score"] for c in metrics.get("categories", {}).values() if c.get("score") is not None]
+        return "MME mean category score / 200", sum(scores) / (200 * len(scores)) if scores else None
     if benchmark == "pope":
         return "POPE F1", lookup(metrics, ("overall", "f1"))
     return f"{benchmark} accuracy", metrics.get("accuracy")

@@ -8,6 +8,8 @@ for a seed, so outputs can be compared across runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import json
 import os
 import shutil
@@ -21,10 +23,20 @@ FAMILIES: tuple[str, ...] = ("llava", "idefics3", "paligemma")
 _MARKER = "babelvl-tiny-model.json"
 _BUILD_VERSION = 2  # bump when the recipe changes so stale folders are rebuilt
 
-HIDDEN = 32
-LAYERS = 2
-IMAGE_SIZE = 32
-PATCH = 8
+
+
+@dataclass(frozen=True)
+class Dims:
+    """Model dimensions. "tiny" is for tests; "small" costs about what a real forward pass costs per
+    token relative to babelvl's own overhead, for benchmarks (still random weights, still offline)."""
+
+    hidden: int
+    layers: int
+    image_size: int
+    patch: int
+
+
+SIZES: dict[str, Dims] = {"tiny": Dims(32, 2, 32, 8), "small": Dims(512, 6, 224, 14)}
 
 # Words the tokenizer learns: multilingual everyday words, answer letters and yes/no in several languages.
 _WORDS = """
@@ -73,21 +85,22 @@ def _chat_template(end_of_turn: str) -> str:
     return _CHAT_TEMPLATE.replace("{{ eot }}", end_of_turn)
 
 
-def is_complete(out_dir: str | os.PathLike[str], family: str, seed: int) -> bool:
+def is_complete(out_dir: str | os.PathLike[str], family: str, seed: int, size: str = "tiny") -> bool:
     """True when ``out_dir`` already holds the model this recipe would build (so the build can be skipped)."""
     marker = Path(out_dir) / _MARKER
     try:
         info = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return info == _marker_info(family, seed)
+    return info == _marker_info(family, seed, size)
 
 
-def _marker_info(family: str, seed: int) -> dict[str, Any]:
-    return {"family": family, "seed": seed, "version": _BUILD_VERSION}
+def _marker_info(family: str, seed: int, size: str = "tiny") -> dict[str, Any]:
+    info = {"family": family, "seed": seed, "version": _BUILD_VERSION}
+    return info if size == "tiny" else {**info, "size": size}
 
 
-def build_tiny_vlm(family: Family, out_dir: str | os.PathLike[str], seed: int = 0) -> Path:
+def build_tiny_vlm(family: Family, out_dir: str | os.PathLike[str], seed: int = 0, size: str = "tiny") -> Path:
     """Build a tiny random-weight ``family`` model + processor into ``out_dir`` and return the folder.
 
     The folder loads with ``AutoProcessor`` / ``AutoModelForImageTextToText``. Skips the build when ``out_dir``
@@ -96,22 +109,24 @@ def build_tiny_vlm(family: Family, out_dir: str | os.PathLike[str], seed: int = 
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown tiny model family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
     out = Path(out_dir).expanduser().resolve()
-    if is_complete(out, family, seed):
+    if is_complete(out, family, seed, size):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        _BUILDERS[family](tmp, seed)
-        (tmp / _MARKER).write_text(json.dumps(_marker_info(family, seed)), encoding="utf-8")
+        _BUILDERS[family](tmp, seed, SIZES[size])
+        (tmp / _MARKER).write_text(json.dumps(_marker_info(family, seed, size)), encoding="utf-8")
         if out.exists():
-            if is_complete(out, family, seed):  # someone else finished first
+            if is_complete(out, family, seed, size):  # someone else finished first
                 return out
             shutil.rmtree(out)
         try:
             tmp.rename(out)
         except OSError:
-            if not is_complete(out, family, seed):
+            if not is_complete(out, family, seed, size):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -160,15 +175,15 @@ def _generation_config(tokenizer):
     )
 
 
-def _text_config(tokenizer, **extra: Any) -> dict[str, Any]:
+def _text_config(tokenizer, d: Dims, **extra: Any) -> dict[str, Any]:
     return {
         "vocab_size": len(tokenizer),
-        "hidden_size": HIDDEN,
-        "intermediate_size": 2 * HIDDEN,
-        "num_hidden_layers": LAYERS,
+        "hidden_size": d.hidden,
+        "intermediate_size": 2 * d.hidden,
+        "num_hidden_layers": d.layers,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
-        "head_dim": HIDDEN // 4,
+        "head_dim": d.hidden // 4,
         "max_position_embeddings": 4096,  # long benchmark prompts in byte-level tokens
         "pad_token_id": tokenizer.pad_token_id,
         "bos_token_id": tokenizer.bos_token_id,
@@ -177,14 +192,14 @@ def _text_config(tokenizer, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _vision_config(**extra: Any) -> dict[str, Any]:
+def _vision_config(d: Dims, **extra: Any) -> dict[str, Any]:
     return {
-        "hidden_size": HIDDEN,
-        "intermediate_size": 2 * HIDDEN,
-        "num_hidden_layers": LAYERS,
+        "hidden_size": d.hidden,
+        "intermediate_size": 2 * d.hidden,
+        "num_hidden_layers": d.layers,
         "num_attention_heads": 4,
-        "image_size": IMAGE_SIZE,
-        "patch_size": PATCH,
+        "image_size": d.image_size,
+        "patch_size": d.patch,
         **extra,
     }
 
@@ -210,26 +225,26 @@ def _seeded_model(model_cls, config, seed: int):
     return model.eval()
 
 
-def _build_llava(out: Path, seed: int) -> None:
+def _build_llava(out: Path, seed: int, d: Dims) -> None:
     from transformers import LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     tokenizer = _tokenizer([], end_of_turn="</s>")
     image_processor = _image_processor_class("CLIPImageProcessor")(
-        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+        size={"shortest_edge": d.image_size}, crop_size={"height": d.image_size, "width": d.image_size}
     )
     processor = LlavaProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
-        patch_size=PATCH,
+        patch_size=d.patch,
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,  # CLIP's class token, dropped by the "default" strategy
         chat_template=tokenizer.chat_template,
     )
     config = LlavaConfig(
-        vision_config=_vision_config(model_type="clip_vision_model", projection_dim=HIDDEN),
-        text_config=_text_config(tokenizer, model_type="llama"),
+        vision_config=_vision_config(d, model_type="clip_vision_model", projection_dim=d.hidden),
+        text_config=_text_config(tokenizer, d, model_type="llama"),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        image_seq_length=(IMAGE_SIZE // PATCH) ** 2,
+        image_seq_length=(d.image_size // d.patch) ** 2,
         vision_feature_layer=-1,
         vision_feature_select_strategy="default",
         pad_token_id=tokenizer.pad_token_id,
@@ -237,17 +252,17 @@ def _build_llava(out: Path, seed: int) -> None:
     _save(_seeded_model(LlavaForConditionalGeneration, config, seed), processor, tokenizer, out)
 
 
-def _build_idefics3(out: Path, seed: int) -> None:
+def _build_idefics3(out: Path, seed: int, d: Dims) -> None:
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor
 
     tokenizer = _tokenizer(_IDEFICS3_SPECIALS, end_of_turn="<end_of_utterance>")
     scale_factor = 2
     image_processor = _image_processor_class("Idefics3ImageProcessor")(
-        size={"longest_edge": IMAGE_SIZE},
-        max_image_size={"longest_edge": IMAGE_SIZE},
+        size={"longest_edge": d.image_size},
+        max_image_size={"longest_edge": d.image_size},
         do_image_splitting=False,
     )
-    image_seq_len = (IMAGE_SIZE // PATCH) ** 2 // scale_factor**2
+    image_seq_len = (d.image_size // d.patch) ** 2 // scale_factor**2
     processor = Idefics3Processor(
         image_processor=image_processor,
         tokenizer=tokenizer,
@@ -255,8 +270,8 @@ def _build_idefics3(out: Path, seed: int) -> None:
         chat_template=tokenizer.chat_template,
     )
     config = Idefics3Config(
-        vision_config=_vision_config(),
-        text_config=_text_config(tokenizer, model_type="llama"),
+        vision_config=_vision_config(d, ),
+        text_config=_text_config(tokenizer, d, model_type="llama"),
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         scale_factor=scale_factor,
         pad_token_id=tokenizer.pad_token_id,
@@ -264,28 +279,28 @@ def _build_idefics3(out: Path, seed: int) -> None:
     _save(_seeded_model(Idefics3ForConditionalGeneration, config, seed), processor, tokenizer, out)
 
 
-def _build_paligemma(out: Path, seed: int) -> None:
+def _build_paligemma(out: Path, seed: int, d: Dims) -> None:
     from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration, PaliGemmaProcessor
 
     tokenizer = _tokenizer([], end_of_turn="</s>")
     image_processor = _image_processor_class("SiglipImageProcessor")(
-        size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+        size={"height": d.image_size, "width": d.image_size}
     )
-    image_processor.image_seq_length = (IMAGE_SIZE // PATCH) ** 2
+    image_processor.image_seq_length = (d.image_size // d.patch) ** 2
     # PaliGemma has no chat template: its prompt format is "<image>" * n + bos + prompt + "\n", built by the processor.
     # The processor also adds 1152 <locXXXX>/<segXXX> tokens, so the text config is sized after it is built.
     processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer)
     processor.chat_template = None
     tokenizer.chat_template = None
     config = PaliGemmaConfig(
-        vision_config=_vision_config(model_type="siglip_vision_model", vision_use_head=False),
+        vision_config=_vision_config(d, model_type="siglip_vision_model", vision_use_head=False),
         # Gemma scales embeddings by sqrt(hidden) and ties the output head: with the usual 0.02 init every prompt
         # then just repeats its last token. A wider init makes answers depend on the image and prompt.
-        text_config=_text_config(tokenizer, model_type="gemma", initializer_range=0.5),
+        text_config=_text_config(tokenizer, d, model_type="gemma", initializer_range=0.5),
         initializer_range=0.5,
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        projection_dim=HIDDEN,
-        hidden_size=HIDDEN,
+        projection_dim=d.hidden,
+        hidden_size=d.hidden,
         vocab_size=len(tokenizer),
         pad_token_id=tokenizer.pad_token_id,
     )
