@@ -59,6 +59,18 @@ def accuracy_by(scored: Iterable[Any], key: Callable[[Any], str | None]) -> dict
     return {name: {"accuracy": accuracy(items), "n": len(items)} for name, items in sorted(groups.items())}
 
 
+def lettered_options(value: Any, *, field: str, file: str, row: int) -> dict[str, str]:
+    """A list of 2 to 26 option texts (ScienceQA ``choices``, AI2D ``options``) as ``{"A": text, ...}``."""
+    from babelvl.errors import InputError
+
+    if not isinstance(value, (list, tuple)) or not 2 <= len(value) <= 26:
+        raise InputError("must be a list of 2 to 26 texts", file=file, row=row, field=field)
+    texts = [text_or_none(v) for v in value]
+    if any(t is None for t in texts):
+        raise InputError("empty option text", file=file, row=row, field=field)
+    return {chr(65 + i): str(t) for i, t in enumerate(texts)}
+
+
 def option_lines(options: dict[str, str]) -> str:
     """``A. text`` lines, the option layout lmms-eval and VLMEvalKit both use."""
     return "\n".join(f"{letter}. {text}" for letter, text in options.items())

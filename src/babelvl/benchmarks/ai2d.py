@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from babelvl.benchmarks import accuracy, option_lines, status_counts, text_or_none
+from babelvl.benchmarks import accuracy, lettered_options, option_lines, status_counts, text_or_none
 from babelvl.benchmarks.base import Benchmark, Item, Rejected, Scored
 from babelvl.data.images import image_bytes
 from babelvl.data.loading import iter_rows, require_columns
@@ -41,18 +41,11 @@ class AI2D(Benchmark):
         question = text_or_none(record.get("question"))
         if question is None:
             raise InputError("empty question", file=source, row=row, field="question")
-        choices = record.get("options")
-        if not isinstance(choices, (list, tuple)) or not 2 <= len(choices) <= 26:
-            raise InputError("options must be a list of 2 to 26 texts", file=source, row=row,
-                             field="options")
-        texts = [text_or_none(c) for c in choices]
-        if any(t is None for t in texts):
-            raise InputError("empty option text", file=source, row=row, field="options")
+        options = lettered_options(record.get("options"), field="options", file=source, row=row)
         raw = text_or_none(record.get("answer"))
-        if raw is None or not raw.isdigit() or not 0 <= int(raw) < len(texts):
+        if raw is None or not raw.isdigit() or not 0 <= int(raw) < len(options):
             raise InputError(f"answer {record.get('answer')!r} is not a 0-based index into "
-                             f"{len(texts)} options", file=source, row=row, field="answer")
-        options = {chr(65 + i): t for i, t in enumerate(texts) if t is not None}
+                             f"{len(options)} options", file=source, row=row, field="answer")
         images = [image_bytes(record.get("image"), file=source, row=row, field="image")]
         return Item(self.name, language, f"ai2d-{row}", row, question, chr(65 + int(raw)),
                     options=options, images=images)

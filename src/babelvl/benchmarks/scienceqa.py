@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from babelvl.benchmarks import (accuracy, accuracy_by, as_int, option_lines, prompt_label,
+from babelvl.benchmarks import (accuracy, accuracy_by, as_int, lettered_options, option_lines, prompt_label,
                                 status_counts, text_or_none)
 from babelvl.benchmarks.base import Benchmark, Item, Rejected, Scored
 from babelvl.data.images import image_bytes
@@ -41,18 +41,11 @@ class ScienceQA(Benchmark):
         question = text_or_none(record.get("question"))
         if question is None:
             raise InputError("empty question", file=source, row=row, field="question")
-        choices = record.get("choices")
-        if not isinstance(choices, (list, tuple)) or len(choices) < 2 or len(choices) > 26:
-            raise InputError("choices must be a list of 2 to 26 texts", file=source, row=row,
-                             field="choices")
-        texts = [text_or_none(c) for c in choices]
-        if any(t is None for t in texts):
-            raise InputError("empty choice text", file=source, row=row, field="choices")
+        options = lettered_options(record.get("choices"), field="choices", file=source, row=row)
         answer = as_int(record.get("answer"))
-        if answer is None or not 0 <= answer < len(texts):
+        if answer is None or not 0 <= answer < len(options):
             raise InputError(f"answer {record.get('answer')!r} is not a 0-based index into "
-                             f"{len(texts)} choices", file=source, row=row, field="answer")
-        options = {chr(65 + i): t for i, t in enumerate(texts) if t is not None}
+                             f"{len(options)} choices", file=source, row=row, field="answer")
         images = [image_bytes(record.get("image"), file=source, row=row, field="image")]
         meta = {key: text_or_none(record.get(key)) for key in ("subject", "grade", "topic")}
         return Item(self.name, language, f"sqa-{row}", row, question, chr(65 + answer),
