@@ -90,6 +90,46 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parser", default="babelvl", help="babelvl, lmms-eval or vlmevalkit")
     s.add_argument("--output", type=Path, help="write the metrics JSON here")
 
+    tr = sub.add_parser("translate", help="translate a benchmark (or any dataset) into more languages",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Writes OUT/<lang>/*.parquet in the source schema (English kept as is, "
+                                    "images byte-identical), OUT/README.md (dataset card), "
+                                    "OUT/quality_report.{md,json} and OUT/segments/<lang>.jsonl. Re-running "
+                                    "resumes from the engine cache.",
+                        epilog="engines: gguf:gemma3-270m (offline demo, low quality), "
+                               "mt:google/madlad400-3b-mt, mt:Helsinki-NLP/opus-mt-{src}-{tgt}, "
+                               "llm:openai:Qwen/Qwen2.5-7B-Instruct (with --api-base), llm:hf:PATH")
+    tr.add_argument("--benchmark", help="mmbench, scienceqa, mme, pope, ai2d (or use --fields)")
+    tr.add_argument("--fields", help="generic datasets: comma list of text columns to translate")
+    tr.add_argument("--options-field", help="generic datasets: column(s) holding answer options")
+    tr.add_argument("--data", required=True, help="Hub id or local path of the source data")
+    tr.add_argument("--config")
+    tr.add_argument("--split")
+    tr.add_argument("--languages", required=True, help="target language codes, e.g. fr,de,it,es")
+    tr.add_argument("--source-language", default="en")
+    tr.add_argument("--engine", required=True)
+    tr.add_argument("--fallback-engine", help="engine for segments that still fail checks after retries")
+    tr.add_argument("--retries", type=int, default=1, help="retries with other prompts for failed segments")
+    tr.add_argument("--api-base", help="server URL for llm:openai: engines")
+    tr.add_argument("--license", help="license of an llm: engine's model, recorded in the card")
+    tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
+    tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
+    tr.add_argument("--limit", type=int, help="only the first N rows")
+    tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
+    tr.add_argument("--out", type=Path, required=True)
+
+    pe = sub.add_parser("postedit", help="export translations for human review, import the edits")
+    pe_sub = pe.add_subparsers(dest="postedit_command", metavar="ACTION", required=True)
+    ex = pe_sub.add_parser("export", help="write a work file (csv, jsonl, labelstudio, argilla)")
+    ex.add_argument("--out", type=Path, required=True, help="the translation folder")
+    ex.add_argument("--file", type=Path, required=True)
+    ex.add_argument("--format", choices=["csv", "jsonl", "labelstudio", "argilla"], default="csv")
+    ex.add_argument("--languages", help="comma list (default: all translated languages)")
+    im = pe_sub.add_parser("import", help="store edits from a work file and rebuild the dataset")
+    im.add_argument("--out", type=Path, required=True, help="the translation folder")
+    im.add_argument("--file", type=Path, required=True)
+    im.add_argument("--editor", help="editor name when the file does not say")
+
     sub.add_parser("languages", help="list the language packs that can be used")
     sub.add_parser("benchmarks", help="list the supported benchmarks")
     ss = sub.add_parser("sample-suite", help="write the sample suite as Parquet files in the real schemas")
@@ -142,6 +182,37 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from babelvl.languages import parse_language_list
+    from babelvl.translate.pipeline import TranslateSpec, run_translate
+
+    languages = [p.code for p in parse_language_list(args.languages)]
+    options = {k: v for k, v in {"base_url": args.api_base, "license": args.license}.items() if v}
+    spec = TranslateSpec(data=args.data, languages=languages, out_dir=args.out, engine=args.engine,
+                         benchmark=args.benchmark, fields=args.fields, options_field=args.options_field,
+                         config=args.config, split=args.split, source_language=args.source_language,
+                         engine_options=options, fallback_engine=args.fallback_engine, retries=args.retries,
+                         mask_quoted=args.protect_quoted, back_translate=args.back_translate,
+                         cache_path=args.cache, limit=args.limit)
+    run_translate(spec)
+    print((args.out / "quality_report.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def cmd_postedit(args: argparse.Namespace) -> int:
+    from babelvl.translate.review import export_for_review, import_reviews
+
+    if args.postedit_command == "export":
+        n = export_for_review(args.out, args.file, fmt=args.format,
+                              languages=_comma_list(args.languages) if args.languages else None)
+        print(f"wrote {n} segments to {args.file}")
+        return 0
+    summary = import_reviews(args.out, args.file, editor=args.editor)
+    print(f"imported {summary['imported']} edits: {summary['added']} new, {summary['changed']} changed, "
+          f"{summary['unchanged']} unchanged" + ("; dataset rebuilt" if "rebuild" in summary else ""))
+    return 0
+
+
 def cmd_languages(_: argparse.Namespace) -> int:
     from babelvl.languages import available_languages, load_language
 
@@ -176,7 +247,7 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "score": cmd_score, "languages": cmd_languages,
+COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit, "languages": cmd_languages,
             "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
 
 

@@ -1,0 +1,1 @@
+"""Structure-safe translation of benchmarks: specs, segments, engines, checks, post-editing."""

@@ -1,0 +1,298 @@
+"""``babelvl translate``: a benchmark in, the same benchmark in N more languages out.
+
+Steps: load rows -> plan segments (de-duplicated) -> per language: translate distinct segments
+(cached engine calls, checks, retries, post-edits) -> assemble rows in the source schema -> write
+Parquet per language, the segment store, the quality report and the dataset card. Every engine call is
+cached as soon as its batch returns, and every output file is written atomically, so a killed run
+started again repeats no finished call and ends with identical files. Re-running after importing
+post-edits rebuilds the dataset from the cache, with no engine call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from babelvl import __version__
+from babelvl.data.card import Card, ModelUse
+from babelvl.data.loading import load_rows
+from babelvl.errors import InputError
+from babelvl.io.files import write_atomic, write_json_atomic
+from babelvl.languages import LanguagePack, load_language
+from babelvl.models import ResponseCache
+from babelvl.translate.assemble import assemble_columns
+from babelvl.translate.base import SegmentTranslation
+from babelvl.translate.plan import Plan, build_plan
+from babelvl.translate.segment_job import EngineSlot, translate_segments
+from babelvl.translate.specs import FieldSpec, spec_for
+from babelvl.translate.writer import write_rows
+
+
+@dataclass
+class TranslateSpec:
+    """Everything a translation run depends on; saved as ``translate.json`` so it can be rebuilt."""
+
+    data: str
+    languages: list[str]
+    out_dir: Path
+    engine: str
+    benchmark: str | None = None
+    fields: str | None = None
+    options_field: str | None = None
+    config: str | None = None
+    split: str | None = None
+    source_language: str = "en"
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    fallback_engine: str | None = None
+    retries: int = 1
+    mask_quoted: bool = False
+    back_translate: bool = False
+    back_translation_threshold: float = 40.0
+    cache_path: Path | None = None
+    limit: int | None = None
+    dedup: bool = True
+    """Off only to measure what de-duplication saves (benchmarks/translate_dedup.py)."""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["out_dir"] = str(self.out_dir)
+        d["cache_path"] = str(self.cache_path) if self.cache_path else None
+        return d
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TranslateSpec":
+        data = dict(data)
+        data["out_dir"] = Path(data["out_dir"])
+        data["cache_path"] = Path(data["cache_path"]) if data.get("cache_path") else None
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def segments_path(out_dir: Path, language: str) -> Path:
+    return out_dir / "segments" / f"{language}.jsonl"
+
+
+def edits_path(out_dir: Path) -> Path:
+    return out_dir / "edits.sqlite"
+
+
+def _load_source(spec: TranslateSpec) -> tuple[Any, str]:
+    rows = load_rows(spec.data, config=spec.config, split=spec.split, language=None)
+    if spec.limit is not None:
+        rows = rows.select(range(min(spec.limit, len(rows)))).flatten_indices()
+    split = spec.split or (spec.benchmark and _benchmark_split(spec.benchmark)) or "test"
+    return rows, split
+
+
+def _benchmark_split(name: str) -> str:
+    from babelvl.benchmarks.registry import get_benchmark
+
+    return get_benchmark(name).split
+
+
+def _structure_problems(spec: TranslateSpec, rows: Any, language: str) -> list[dict[str, Any]]:
+    """Rows the benchmark itself cannot use (answer not fitting the options...), for the report."""
+    if not spec.benchmark:
+        return []
+    from babelvl.benchmarks.base import Rejected
+    from babelvl.benchmarks.registry import get_benchmark
+
+    bench = get_benchmark(spec.benchmark, **({"circular": False} if spec.benchmark == "mmbench" else {}))
+    return [{"row": r.row, "field": r.field, "reason": r.reason, "language": language}
+            for r in bench.iter_items(rows, language, spec.data) if isinstance(r, Rejected)]
+
+
+def _engines(spec: TranslateSpec, cache: ResponseCache) -> list[EngineSlot]:
+    from babelvl.translate.engines import CachedEngine, load_engine
+
+    slots = []
+    for engine_spec in [spec.engine] + ([spec.fallback_engine] if spec.fallback_engine else []):
+        engine = load_engine(engine_spec, **spec.engine_options)
+        slots.append(EngineSlot(name=engine_spec, engine=CachedEngine(engine, cache)))
+    return slots
+
+
+def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dict[str, Any]:
+    """Run (or resume, or rebuild after post-edits) a translation; returns a summary dict."""
+    from babelvl.translate.checks import SegmentChecker
+    from babelvl.translate.edits import EditStore
+    from babelvl.translate.langid import LanguageDetector
+    from babelvl.translate.quality_report import build_quality_report, write_quality_report
+
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    source = load_language(spec.source_language)
+    targets = [load_language(code) for code in spec.languages if code != spec.source_language]
+    if not targets:
+        raise InputError("no target language: --languages lists only the source language")
+    field_spec = spec_for(spec.benchmark, spec.fields, spec.options_field)
+    out = spec.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "translate.json", {"babelvl_version": __version__, **spec.to_json()})
+
+    rows, split = _load_source(spec)
+    plan = build_plan(rows, field_spec, source, file=spec.data, mask_quoted=spec.mask_quoted,
+                      dedup=spec.dedup)
+    cache = ResponseCache(spec.cache_path or out / "cache.sqlite")
+    slots = _engines(spec, cache)
+    detector = LanguageDetector([source.code] + [t.code for t in targets])
+    checker = SegmentChecker(source, targets, detector=detector)
+    edits = EditStore(edits_path(out))
+    answers = {c: rows[c] for c in field_spec.answer_words if c in rows.column_names}
+    row_problems = [{**p, "language": "all"} for p in plan.problems]
+
+    all_translations: list[SegmentTranslation] = []
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as progress:
+        # English (the source language) is written as is, plus provenance columns.
+        write_rows(rows, {"babelvl_source_row": list(range(len(rows))),
+                          "babelvl_provenance": [json.dumps({"source": spec.data, "source_row": i,
+                                                             "language": source.code, "fields": {}})
+                                                 for i in range(len(rows))]},
+                   out / source.code / f"{split}-00000-of-00001.parquet")
+        for target in targets:
+            task = progress.add_task(f"translate {source.code}→{target.code}", total=len(plan.segments))
+            translations = translate_segments(
+                plan.segments, plan.segment_values, plan.segment_fields, source=source, target=target,
+                engines=slots, retries=spec.retries, checker=checker, edits=edits,
+                advance=lambda n, t=task: progress.advance(t, n))
+            progress.update(task, completed=len(plan.segments))
+            if spec.back_translate:
+                _back_translate(translations, slots[0], source, target, spec.back_translation_threshold)
+            columns, problems = assemble_columns(plan, field_spec, answers, translations, source=source,
+                                                 target=target, source_name=spec.data)
+            problems += _option_problems(plan, field_spec, rows, columns, target)
+            write_rows(rows, columns, out / target.code / f"{split}-00000-of-00001.parquet")
+            _write_segments(out, target.code, translations, plan)
+            all_translations.extend(translations.values())
+            row_problems += problems
+    for problem in _structure_problems(spec, rows, spec.source_language):
+        row_problems.append(problem)
+
+    calls = {slot.name: {"engine_calls": slot.engine.misses, "cache_hits": slot.engine.hits} for slot in slots}
+    run_info = {"babelvl_version": __version__, "source": spec.data, "benchmark": spec.benchmark,
+                "engines": [{"spec": s.name, "identity": s.engine.identity(),
+                             "license": s.engine.license, "low_quality": s.engine.low_quality}
+                            for s in slots],
+                "languages": [t.code for t in targets], "rows": len(rows),
+                "segment_occurrences": plan.occurrences, "distinct_segments": len(plan.segments),
+                "calls": calls}
+    hter = {t.code: edits.hter_for(_final_pairs(all_translations, t.code, plan)) for t in targets}
+    report = build_quality_report(all_translations, row_problems=row_problems,
+                                  hter={k: v for k, v in hter.items() if v is not None}, run_info=run_info)
+    write_quality_report(report, out)
+    _write_card(spec, split, source, targets, slots, field_spec, report, hter, out)
+    elapsed = time.perf_counter() - started
+    summary = {**run_info, "seconds": elapsed, "row_problems": len(row_problems)}
+    total_calls = sum(c["engine_calls"] for c in calls.values())
+    console.print(f"[green]done[/green]: {len(rows)} rows, {plan.occurrences} segment occurrences, "
+                  f"{len(plan.segments)} distinct segments x {len(targets)} languages, "
+                  f"{total_calls} engine calls, {elapsed:.1f}s; output in {out}")
+    return summary
+
+
+def _final_pairs(translations: list[SegmentTranslation], language: str, plan: Plan) -> list[tuple[str, str]]:
+    """(machine output, final text) per segment of ``language``, unmasked, for HTER."""
+    from babelvl.translate.placeholders import unmask
+
+    pairs = []
+    for t in translations:
+        if t.language == language:
+            values = plan.segment_values[t.segment_id]
+            pairs.append((unmask(t.machine_target or t.target, values), unmask(t.target, values)))
+    return pairs
+
+
+def _back_translate(translations: dict[str, SegmentTranslation], slot: EngineSlot, source: LanguagePack,
+                    target: LanguagePack, threshold: float) -> None:
+    from babelvl.translate.checks import BackTranslationCheck
+
+    items = list(translations.values())
+    back = slot.engine.translate([t.target for t in items], target, source, variant=0)
+    check = BackTranslationCheck(threshold)
+    for t, b in zip(items, back):
+        t.failures.extend(check.check(t.source, b))
+
+
+def _option_problems(plan: Plan, spec: FieldSpec, rows: Any, columns: dict[str, list[Any]],
+                     target: LanguagePack) -> list[dict[str, Any]]:
+    from babelvl.translate.checks import check_options_distinct
+
+    if not spec.options:
+        return []
+    problems = []
+    sources = {c: rows[c] for c in spec.options if c in rows.column_names}
+    for row in range(len(plan.rows)):
+        if len(spec.options) == 1:
+            column = spec.options[0]
+            src = sources.get(column, [None] * len(plan.rows))[row] or []
+            tgt = columns.get(column, [None] * len(plan.rows))[row] or src
+        else:
+            src = [sources[c][row] for c in spec.options if c in sources and sources[c][row]]
+            tgt = [columns[c][row] if columns.get(c) and columns[c][row] is not None else sources[c][row]
+                   for c in spec.options if c in sources and sources[c][row]]
+        for failure in check_options_distinct(list(src), list(tgt)):
+            problems.append({"row": row, "field": ",".join(spec.options), "reason": failure.reason,
+                             "check": failure.check, "language": target.code})
+    return problems
+
+
+def _write_segments(out: Path, language: str, translations: dict[str, SegmentTranslation], plan: Plan) -> None:
+    lines = []
+    for t in translations.values():
+        record = asdict(t)
+        record["values"] = list(plan.segment_values[t.segment_id])
+        lines.append(json.dumps(record, ensure_ascii=False))
+    write_atomic(segments_path(out, language), "\n".join(lines) + "\n")
+
+
+def load_segments(out: Path, language: str) -> tuple[dict[str, SegmentTranslation], dict[str, tuple[str, ...]]]:
+    """The segment store of a finished run: translations and each segment's protected spans."""
+    from babelvl.translate.base import CheckResult
+
+    path = segments_path(out, language)
+    if not path.exists():
+        raise InputError(f"no segments for language '{language}': run babelvl translate first", file=str(path))
+    translations, values = {}, {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        values[record["segment_id"]] = tuple(record.pop("values"))
+        record["failures"] = [CheckResult(**f) for f in record["failures"]]
+        translations[record["segment_id"]] = SegmentTranslation(**record)
+    return translations, values
+
+
+def _write_card(spec: TranslateSpec, split: str, source: LanguagePack, targets: list[LanguagePack],
+                slots: list[EngineSlot], field_spec: FieldSpec, report: dict[str, Any],
+                hter: dict[str, Any], out: Path) -> None:
+    source_license = ""
+    if spec.benchmark:
+        from babelvl.benchmarks.registry import get_benchmark
+
+        source_license = get_benchmark(spec.benchmark).license
+    roles = ["translation engine"] + ["fallback engine"] * (len(slots) - 1)
+    models = [ModelUse(role, s.engine.identity(), s.engine.license, s.engine.low_quality)
+              for role, s in zip(roles, slots)]
+    fields_md = "\n".join([
+        f"- translated: {', '.join(field_spec.columns_to_translate())}",
+        f"- never translated: {', '.join(field_spec.keep) or '(all other columns)'}",
+        f"- rewritten from language packs: "
+        f"{', '.join([f'{c} suffix ({k})' for c, k in field_spec.suffixes.items()] + list(field_spec.answer_words)) or 'none'}",
+        "- provenance columns: babelvl_source_row, babelvl_provenance (JSON per row: segments, engines, "
+        "prompts and post-edits of each field)",
+    ])
+    quality = report.get("summary_markdown") or "See quality_report.md."
+    post = "\n".join(f"- {lang}: HTER {v['hter']:.3f} over {v['n_segments']} segments, {v['n_edited']} edited"
+                     for lang, v in hter.items() if v) or "No post-edits imported yet."
+    card = Card(title=f"{spec.benchmark or Path(spec.data).name} in {', '.join([source.code] + [t.code for t in targets])} (babelvl)",
+                languages=[source.code] + [t.code for t in targets], split=split, source=spec.data,
+                source_license=source_license, models=models,
+                created=datetime.now(timezone.utc).strftime("%Y-%m-%d"), babelvl_version=__version__,
+                sections=[("Fields", fields_md), ("Quality", quality), ("Post-editing", post)])
+    write_atomic(out / "README.md", card.render())
