@@ -183,7 +183,9 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
                 "languages": [t.code for t in targets], "rows": len(rows),
                 "segment_occurrences": plan.occurrences, "distinct_segments": len(plan.segments),
                 "calls": calls}
-    hter = {t.code: edits.hter_for(_final_pairs(all_translations, t.code, plan)) for t in targets}
+    from babelvl.translate.edits import corpus_hter
+
+    hter = {t.code: _hter_summary(corpus_hter(_final_pairs(all_translations, t.code, plan))) for t in targets}
     report = build_quality_report(all_translations, row_problems=row_problems,
                                   hter={k: v for k, v in hter.items() if v is not None}, run_info=run_info)
     write_quality_report(report, out)
@@ -195,6 +197,13 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
                   f"{len(plan.segments)} distinct segments x {len(targets)} languages, "
                   f"{total_calls} engine calls, {elapsed:.1f}s; output in {out}")
     return summary
+
+
+def _hter_summary(result: dict[str, Any]) -> dict[str, Any] | None:
+    """HTER only means something once a human edited at least one segment."""
+    if not result.get("n_edited"):
+        return None
+    return {k: result[k] for k in ("hter", "n_segments", "n_edited")}
 
 
 def _final_pairs(translations: list[SegmentTranslation], language: str, plan: Plan) -> list[tuple[str, str]]:
