@@ -54,7 +54,7 @@ class TranslateSpec:
     retries: int = 1
     mask_quoted: bool = False
     back_translate: bool = False
-    back_translation_threshold: float = 40.0
+    back_translation_threshold: float = 30.0
     cache_path: Path | None = None
     limit: int | None = None
     dedup: bool = True
@@ -177,7 +177,7 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
 
     calls = {slot.name: {"engine_calls": slot.engine.misses, "cache_hits": slot.engine.hits} for slot in slots}
     run_info = {"babelvl_version": __version__, "source": spec.data, "benchmark": spec.benchmark,
-                "engines": [{"spec": s.name, "identity": s.engine.identity(),
+                "engines": [{"name": s.name, "identity": s.engine.identity(),
                              "license": s.engine.license, "low_quality": s.engine.low_quality}
                             for s in slots],
                 "languages": [t.code for t in targets], "rows": len(rows),
@@ -224,9 +224,8 @@ def _back_translate(translations: dict[str, SegmentTranslation], slot: EngineSlo
 
     items = list(translations.values())
     back = slot.engine.translate([t.target for t in items], target, source, variant=0)
-    check = BackTranslationCheck(threshold)
-    for t, b in zip(items, back):
-        t.failures.extend(check.check(t.source, b))
+    for t, failures in zip(items, BackTranslationCheck(threshold).check([t.source for t in items], back)):
+        t.failures.extend(failures)
 
 
 def _option_problems(plan: Plan, spec: FieldSpec, rows: Any, columns: dict[str, list[Any]],
