@@ -1,0 +1,94 @@
+"""Cache translations, so a resumed or repeated run never pays an engine twice for the same segment.
+
+Entries live in the shared ``ResponseCache`` SQLite file (one cache for model answers and translations). The key
+covers what changes a translation: the engine identity (minus provenance-only fields), the prompt id of the variant,
+both language codes, a hash of both packs' ``translation:`` sections (edited examples change prompts) and the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from typing import Any, Mapping, Sequence
+
+from babelvl.errors import BabelvlError
+from babelvl.languages import LanguagePack
+from babelvl.models import ResponseCache
+from babelvl.translate.base import Engine
+from babelvl.translate.engines.prompts import prompt_material
+
+#: identity fields that describe an engine without changing its output: stating a license must not void a cache
+PROVENANCE_ONLY_KEYS = frozenset({"license", "warning", "note"})
+
+
+def translation_key(identity: Mapping[str, Any], prompt_id: str, source: LanguagePack, target: LanguagePack,
+                    text: str) -> str:
+    """sha256 of the canonical JSON of everything that determines one translation."""
+    payload = {
+        "kind": "translation",
+        "engine": {k: v for k, v in identity.items() if k not in PROVENANCE_ONLY_KEYS},
+        "prompt_id": prompt_id,
+        "source": source.code,
+        "target": target.code,
+        "packs": prompt_material(source, target),
+        "text": text,
+    }
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class CachedEngine(Engine):
+    """Wraps an engine: answers from the cache and sends only the misses, in chunks of the engine's batch size.
+
+    Each chunk is stored as soon as it returns, so a killed run loses at most one chunk. Identical texts in one call
+    are translated once. ``hits`` and ``misses`` count texts over the lifetime of this object.
+    """
+
+    def __init__(self, engine: Engine, cache: ResponseCache) -> None:
+        self.inner = engine
+        self.cache = cache
+        self.batch_size = engine.batch_size
+        self.license = engine.license
+        self.low_quality = engine.low_quality
+        self.hits = 0
+        self.misses = 0
+        self._count_lock = threading.Lock()
+
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
+    def prompt_id(self, variant: int = 0) -> str:
+        return self.inner.prompt_id(variant)
+
+    def translate(self, texts: Sequence[str], source: LanguagePack, target: LanguagePack, *,
+                  variant: int = 0) -> list[str]:
+        identity, prompt_id = self.inner.identity(), self.inner.prompt_id(variant)
+        keys = [translation_key(identity, prompt_id, source, target, text) for text in texts]
+        cached = self.cache.get_many(keys)
+        answers: list[str | None] = [cached.get(key) for key in keys]
+        pending: dict[str, list[int]] = {}
+        for index, (key, answer) in enumerate(zip(keys, answers)):
+            if answer is None:
+                pending.setdefault(key, []).append(index)
+        missed = sum(len(indices) for indices in pending.values())
+        with self._count_lock:
+            self.hits += len(texts) - missed
+            self.misses += missed
+
+        todo = list(pending.items())
+        step = max(1, self.inner.batch_size)
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
+            results = self.inner.translate([texts[indices[0]] for _, indices in chunk], source, target,
+                                           variant=variant)
+            if len(results) != len(chunk):
+                raise BabelvlError(f"engine {identity} returned {len(results)} translations for {len(chunk)} texts")
+            self.cache.put_many((key, result) for (key, _), result in zip(chunk, results))
+            for (_, indices), result in zip(chunk, results):
+                for index in indices:
+                    answers[index] = result
+        return [a if a is not None else "" for a in answers]
+
+    def close(self) -> None:
+        self.inner.close()
