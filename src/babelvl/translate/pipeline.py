@@ -108,13 +108,29 @@ def _structure_problems(spec: TranslateSpec, rows: Any, language: str) -> list[d
             for r in bench.iter_items(rows, language, spec.data) if isinstance(r, Rejected)]
 
 
+class _Uncached:
+    """Sends every text to the engine, repeats included: only to measure what de-duplication saves."""
+
+    def __init__(self, engine: Any) -> None:
+        self.inner, self.hits, self.misses = engine, 0, 0
+
+    def translate(self, texts: list[str], source: LanguagePack, target: LanguagePack, *,
+                  variant: int = 0) -> list[str]:
+        self.misses += len(texts)
+        return self.inner.translate(texts, source, target, variant=variant)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def _engines(spec: TranslateSpec, cache: ResponseCache) -> list[EngineSlot]:
     from babelvl.translate.engines import CachedEngine, load_engine
 
     slots = []
     for engine_spec in [spec.engine] + ([spec.fallback_engine] if spec.fallback_engine else []):
         engine = load_engine(engine_spec, **spec.engine_options)
-        slots.append(EngineSlot(name=engine_spec, engine=CachedEngine(engine, cache)))
+        wrapped = CachedEngine(engine, cache) if spec.dedup else _Uncached(engine)
+        slots.append(EngineSlot(name=engine_spec, engine=wrapped))
     return slots
 
 
