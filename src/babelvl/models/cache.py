@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from babelvl.errors import BabelvlError
 from babelvl.models.base import Backend, GenerationSettings, Request
@@ -112,6 +112,34 @@ class ResponseCache:
         self.close()
 
 
+def through_cache(cache: ResponseCache, keys: Sequence[str], compute: Callable[[list[int]], list[str]], *,
+                  chunk_size: int, who: str) -> tuple[list[str], int]:
+    """Answer ``keys`` from ``cache``; compute the misses in chunks, storing each chunk as soon as it returns.
+
+    Identical keys are computed once. ``compute`` gets the indices (into ``keys``) of one chunk of distinct
+    misses and returns one text each. Returns the answers in order and the number of missed positions.
+    Shared by the response cache of model backends and the translation cache of engines.
+    """
+    cached = cache.get_many(list(keys))
+    answers: list[str | None] = [cached.get(key) for key in keys]
+    pending: dict[str, list[int]] = {}
+    for index, (key, answer) in enumerate(zip(keys, answers)):
+        if answer is None:
+            pending.setdefault(key, []).append(index)
+    todo = list(pending.items())
+    step = max(1, chunk_size)
+    for start in range(0, len(todo), step):
+        chunk = todo[start : start + step]
+        texts = compute([indices[0] for _, indices in chunk])
+        if len(texts) != len(chunk):
+            raise BabelvlError(f"{who} returned {len(texts)} answers for {len(chunk)} requests")
+        cache.put_many((key, text) for (key, _), text in zip(chunk, texts))
+        for (_, indices), text in zip(chunk, texts):
+            for index in indices:
+                answers[index] = text
+    return [a if a is not None else "" for a in answers], sum(len(v) for v in pending.values())
+
+
 class CachedBackend(Backend):
     """Wraps a backend: answers from the cache, sends only the misses, stores each chunk as soon as it returns.
 
@@ -133,29 +161,13 @@ class CachedBackend(Backend):
     def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
         identity = self.inner.identity()
         keys = [cache_key(identity, settings, request) for request in requests]
-        cached = self.cache.get_many(keys)
-        answers: list[str | None] = [cached.get(key) for key in keys]
-        # identical requests in one batch are sent once
-        pending: dict[str, list[int]] = {}
-        for index, (key, answer) in enumerate(zip(keys, answers)):
-            if answer is None:
-                pending.setdefault(key, []).append(index)
+        answers, missed = through_cache(
+            self.cache, keys, lambda indices: self.inner.generate([requests[i] for i in indices], settings),
+            chunk_size=self.inner.batch_size, who=f"backend {identity}")
         with self._count_lock:
-            self.hits += len(requests) - sum(len(v) for v in pending.values())
-            self.misses += sum(len(v) for v in pending.values())
-
-        todo = list(pending.items())
-        step = max(1, self.inner.batch_size)
-        for start in range(0, len(todo), step):
-            chunk = todo[start : start + step]
-            texts = self.inner.generate([requests[indices[0]] for _, indices in chunk], settings)
-            if len(texts) != len(chunk):
-                raise BabelvlError(f"backend {identity} returned {len(texts)} answers for {len(chunk)} requests")
-            self.cache.put_many((key, text) for (key, _), text in zip(chunk, texts))
-            for (_, indices), text in zip(chunk, texts):
-                for index in indices:
-                    answers[index] = text
-        return [a if a is not None else "" for a in answers]
+            self.hits += len(requests) - missed
+            self.misses += missed
+        return answers
 
     def close(self) -> None:
         self.inner.close()

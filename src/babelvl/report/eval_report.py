@@ -84,7 +84,7 @@ def draw_heatmap(results: dict[str, Any], path: Path) -> None:
 def write_eval_report(results: dict[str, Any], out_dir: Path) -> None:
     tables = benchmark_tables(results)
     model = results["model"]
-    md = [f"# babelvl evaluation report", "",
+    md = ["# babelvl evaluation report", "",
           f"- model: `{model.get('model')}` ({model.get('backend')})",
           f"- parser: `{results['parser']}`; settings: `{results['settings']}`",
           f"- babelvl {results['babelvl_version']}", "", "![heatmap](heatmap.png)", ""]

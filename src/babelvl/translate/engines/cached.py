@@ -12,9 +12,9 @@ import json
 import threading
 from typing import Any, Mapping, Sequence
 
-from babelvl.errors import BabelvlError
 from babelvl.languages import LanguagePack
 from babelvl.models import ResponseCache
+from babelvl.models.cache import through_cache
 from babelvl.translate.base import Engine
 from babelvl.translate.engines.prompts import prompt_material
 
@@ -65,30 +65,14 @@ class CachedEngine(Engine):
                   variant: int = 0) -> list[str]:
         identity, prompt_id = self.inner.identity(), self.inner.prompt_id(variant)
         keys = [translation_key(identity, prompt_id, source, target, text) for text in texts]
-        cached = self.cache.get_many(keys)
-        answers: list[str | None] = [cached.get(key) for key in keys]
-        pending: dict[str, list[int]] = {}
-        for index, (key, answer) in enumerate(zip(keys, answers)):
-            if answer is None:
-                pending.setdefault(key, []).append(index)
-        missed = sum(len(indices) for indices in pending.values())
+        answers, missed = through_cache(
+            self.cache, keys,
+            lambda indices: self.inner.translate([texts[i] for i in indices], source, target, variant=variant),
+            chunk_size=self.inner.batch_size, who=f"engine {identity}")
         with self._count_lock:
             self.hits += len(texts) - missed
             self.misses += missed
-
-        todo = list(pending.items())
-        step = max(1, self.inner.batch_size)
-        for start in range(0, len(todo), step):
-            chunk = todo[start : start + step]
-            results = self.inner.translate([texts[indices[0]] for _, indices in chunk], source, target,
-                                           variant=variant)
-            if len(results) != len(chunk):
-                raise BabelvlError(f"engine {identity} returned {len(results)} translations for {len(chunk)} texts")
-            self.cache.put_many((key, result) for (key, _), result in zip(chunk, results))
-            for (_, indices), result in zip(chunk, results):
-                for index in indices:
-                    answers[index] = result
-        return [a if a is not None else "" for a in answers]
+        return answers
 
     def close(self) -> None:
         self.inner.close()
