@@ -1,0 +1,1 @@
+"""Human quality assessment: sampling, protocols, the annotation app, agreement statistics, reports."""
