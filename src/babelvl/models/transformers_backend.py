@@ -110,6 +110,7 @@ class TransformersBackend(Backend):
         self._fingerprint: str | None = None
         self._model: Any = None
         self._processor: Any = None
+        self._text_only = False
         self._lock = threading.Lock()
 
     def identity(self) -> dict[str, Any]:
@@ -141,22 +142,20 @@ class TransformersBackend(Backend):
         common = {"revision": self.revision, "trust_remote_code": self.trust_remote_code}
         try:
             processor = AutoProcessor.from_pretrained(self.model_name, **common)
-        except (OSError, ValueError) as exc:
-            raise BabelvlError(
-                f"cannot load a processor for model {self.model_name!r} (is it an image-text-to-text model?): {exc}"
-            ) from exc
-        if getattr(processor, "image_processor", None) is None or getattr(processor, "tokenizer", None) is None:
-            raise BabelvlError(
-                f"model {self.model_name!r} has no image processor (got {type(processor).__name__}); "
-                "it cannot take images, so it is not a vision-language model"
-            )
+        except (OSError, ValueError):
+            processor = None
+        load_kwargs: dict[str, Any] = {**common, _dtype_kwarg(): getattr(torch, self.dtype)}
+        if self._device_map is not None:
+            load_kwargs["device_map"] = self._device_map
+        if processor is None or getattr(processor, "image_processor", None) is None:
+            # A text-only chat LLM (e.g. for translation): tokenizer + causal LM. Requests with images are refused
+            # at generate time with a clear error, so a text model never silently "evaluates" a VL benchmark.
+            self._load_text_only(common, load_kwargs)
+            return
         tokenizer = processor.tokenizer
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        load_kwargs: dict[str, Any] = {**common, _dtype_kwarg(): getattr(torch, self.dtype)}
-        if self._device_map is not None:
-            load_kwargs["device_map"] = self._device_map
         try:
             model = AutoModelForImageTextToText.from_pretrained(self.model_name, **load_kwargs)
         except (OSError, ValueError) as exc:
@@ -164,6 +163,21 @@ class TransformersBackend(Backend):
                 f"cannot load model {self.model_name!r} as an image-text-to-text model: {exc}"
             ) from exc
         self._processor, self._model = processor, model.eval()
+
+    def _load_text_only(self, common: dict[str, Any], load_kwargs: dict[str, Any]) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.model_name, **common)
+            model = AutoModelForCausalLM.from_pretrained(self.model_name, **load_kwargs)
+        except (OSError, ValueError) as exc:
+            raise BabelvlError(f"cannot load {self.model_name!r} as an image-text-to-text model nor as a "
+                               f"text-only causal LM: {exc}") from exc
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self._text_only = True
+        self._processor, self._model = tokenizer, model.eval()
 
     def close(self) -> None:
         with self._lock:
@@ -193,6 +207,12 @@ class TransformersBackend(Backend):
 
     def _prompt_text(self, request: Request) -> str:
         processor = self._processor
+        if self._text_only:
+            messages = ([{"role": "system", "content": request.system}] if request.system else [])
+            messages.append({"role": "user", "content": request.prompt})
+            if getattr(processor, "chat_template", None):
+                return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            return f"{request.system}\n{request.prompt}" if request.system else request.prompt
         own = getattr(processor, "chat_template", None)
         template = own or getattr(processor.tokenizer, "chat_template", None)
         if template:
@@ -216,6 +236,13 @@ class TransformersBackend(Backend):
 
         processor, model = self._processor, self._model
         texts = [self._prompt_text(request) for _, request in batch]
+        if self._text_only:
+            if any(request.images for _, request in batch):
+                raise BabelvlError(f"model {self.model_name!r} is a text-only language model: it cannot take "
+                                   "images (use an image-text-to-text model for vision-language benchmarks)")
+            tokenizer = processor
+            inputs = tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False).to(model.device)
+            return self._decode(model, tokenizer, inputs, settings)
         images = [[decode_image(img, i, k) for k, img in enumerate(request.images)] for i, request in batch]
         has_images = any(images)
         inputs = processor(
@@ -226,10 +253,15 @@ class TransformersBackend(Backend):
         for key, value in inputs.items():
             if torch.is_floating_point(value):
                 inputs[key] = value.to(model.dtype)
+        return self._decode(model, processor.tokenizer, inputs, settings)
+
+    @staticmethod
+    def _decode(model: Any, tokenizer: Any, inputs: Any, settings: GenerationSettings) -> list[str]:
+        import torch
 
         gen_kwargs: dict[str, Any] = {
             "max_new_tokens": settings.max_new_tokens,
-            "pad_token_id": processor.tokenizer.pad_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
         }
         if settings.temperature == 0:
             gen_kwargs["do_sample"] = False
@@ -239,7 +271,7 @@ class TransformersBackend(Backend):
         with torch.inference_mode():
             output = model.generate(**inputs, **gen_kwargs)
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        decoded = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.strip() for text in decoded]
 
 

@@ -308,3 +308,23 @@ def _build_paligemma(out: Path, seed: int, d: Dims) -> None:
 
 
 _BUILDERS = {"llava": _build_llava, "idefics3": _build_idefics3, "paligemma": _build_paligemma}
+
+
+def build_tiny_text_lm(out_dir: str | os.PathLike[str], seed: int = 0) -> Path:
+    """A tiny random-weight text-only chat LM (Llama architecture) with the same tokenizer, built offline.
+
+    For tests of text-only paths (LLM translation engines through the transformers backend).
+    """
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = Path(out_dir).expanduser().resolve()
+    if (out / "config.json").exists() and (out / "tokenizer.json").exists():
+        return out
+    tokenizer = _tokenizer([], end_of_turn="</s>")
+    config = LlamaConfig(**_text_config(tokenizer, SIZES["tiny"]))
+    model = _seeded_model(LlamaForCausalLM, config, seed)
+    model.generation_config = _generation_config(tokenizer)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
