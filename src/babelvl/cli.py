@@ -130,6 +130,34 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--file", type=Path, required=True)
     im.add_argument("--editor", help="editor name when the file does not say")
 
+    bp = sub.add_parser("build-pixmo", help="regenerate a PixMo source (cap, ama, cosyn) in more languages",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Writes OUT/<lang>/shard-*.parquet (released sets' schema + provenance), "
+                                    "OUT/<lang>/rejects/*.jsonl (a reason per rejected row), OUT/README.md and "
+                                    "OUT/build.json (rows, model calls, tokens, time). Re-running resumes.",
+                        epilog="ama translates question/answer (--engine); cap writes captions from the human "
+                               "transcripts and cosyn regenerates QA pairs from code+data (--generator, e.g. "
+                               "openai:Qwen/Qwen2.5-72B-Instruct with --api-base, one vllm serve per GPU node).")
+    bp.add_argument("--source", required=True, choices=["cap", "ama", "cosyn"])
+    bp.add_argument("--data", help="local path or Hub id (default: the source's Hub set)")
+    bp.add_argument("--config", help="CoSyn config (chart, table, ...)")
+    bp.add_argument("--split")
+    bp.add_argument("--languages", required=True)
+    bp.add_argument("--engine", help="translation engine (ama): llm:..., mt:..., gguf:...")
+    bp.add_argument("--generator", help="model that writes (cap, cosyn): openai:MODEL or a local path")
+    bp.add_argument("--api-base", help="OpenAI-compatible server URL")
+    bp.add_argument("--license", help="license of the engine/generator model (recorded in the card)")
+    bp.add_argument("--executor", choices=["local", "ray"], default="local")
+    bp.add_argument("--workers", type=int, default=1)
+    bp.add_argument("--ray-address", help="join a running Ray cluster (default: start one on this machine)")
+    bp.add_argument("--shard-size", type=int, default=256)
+    bp.add_argument("--limit", type=int)
+    bp.add_argument("--max-new-tokens", type=int, default=512)
+    bp.add_argument("--retries", type=int, default=1)
+    bp.add_argument("--cache", type=Path)
+    bp.add_argument("--dry-run", action="store_true", help="estimate rows, calls and tokens; call no model")
+    bp.add_argument("--out", type=Path, required=True)
+
     sub.add_parser("languages", help="list the language packs that can be used")
     sub.add_parser("benchmarks", help="list the supported benchmarks")
     ss = sub.add_parser("sample-suite", help="write the sample suite as Parquet files in the real schemas")
@@ -213,6 +241,21 @@ def cmd_postedit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_pixmo(args: argparse.Namespace) -> int:
+    from babelvl.languages import parse_language_list
+    from babelvl.pixmo.build import BuildSpec, dry_run, run_build
+
+    options = {k: v for k, v in {"base_url": args.api_base, "license": args.license}.items() if v}
+    spec = BuildSpec(recipe=args.source, languages=[p.code for p in parse_language_list(args.languages)],
+                     out_dir=args.out, data=args.data, config=args.config, split=args.split, engine=args.engine,
+                     generator=args.generator, options=options, executor=args.executor, workers=args.workers,
+                     ray_address=args.ray_address, shard_size=args.shard_size, limit=args.limit,
+                     cache_path=args.cache, max_new_tokens=args.max_new_tokens, retries=args.retries)
+    result = dry_run(spec) if args.dry_run else run_build(spec)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
 def cmd_languages(_: argparse.Namespace) -> int:
     from babelvl.languages import available_languages, load_language
 
@@ -247,7 +290,8 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit, "languages": cmd_languages,
+COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit,
+            "build-pixmo": cmd_build_pixmo, "languages": cmd_languages,
             "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
 
 

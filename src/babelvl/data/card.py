@@ -34,6 +34,8 @@ class Card:
     babelvl_version: str = ""
     sections: list[tuple[str, str]] = field(default_factory=list)
     """Extra (heading, markdown) sections: field spec, quality summary, post-editing."""
+    configs_glob: str = "*.parquet"
+    """Which files of each language folder form the config."""
 
     def header(self) -> dict[str, Any]:
         return {
@@ -42,7 +44,7 @@ class Card:
             "license_name": self.source_license or "unknown",
             "tags": ["babelvl", "multilingual", "vision-language"],
             "configs": [{"config_name": lang,
-                         "data_files": [{"split": self.split, "path": f"{lang}/*.parquet"}]}
+                         "data_files": [{"split": self.split, "path": f"{lang}/{self.configs_glob}"}]}
                         for lang in self.languages],
         }
 

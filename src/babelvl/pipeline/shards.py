@@ -54,9 +54,16 @@ def write_shard(out_dir: Path, shard: Shard, records: list[Record], schema: pa.S
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     write_atomic(data_path, buffer.getvalue())
-    lines = "".join(json.dumps(_jsonable(r), ensure_ascii=False) + "\n" for r in rejected)
+    lines = "".join(json.dumps(_jsonable(r), ensure_ascii=False, default=_summary) + "\n" for r in rejected)
     write_atomic(rejects_path, lines)  # written last: its presence marks the shard finished
     return len(kept), len(rejected)
+
+
+def _summary(value: Any) -> str:
+    """Nested bytes (an embedded image) are summarised in the rejects file."""
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    return str(value)
 
 
 def _jsonable(record: Record) -> dict[str, Any]:

@@ -29,7 +29,11 @@ class _StepActor:
         import pyarrow as pa
 
         records = batch.to_pylist()
+        # the shard/row bookkeeping rides along outside the step: steps may project their records
+        marks = [(r.pop(SHARD_KEY), r.pop(ROW_KEY)) for r in records]
         out = self.fn(records)
+        for r, (shard, row) in zip(out, marks):
+            r[SHARD_KEY], r[ROW_KEY] = shard, row
         return pa.Table.from_pylist(_uniform(out))
 
 

@@ -1,0 +1,216 @@
+"""``babelvl build-pixmo``: a PixMo source in, the same set regenerated in N languages out.
+
+One pipeline definition per recipe (``recipes.py``), run by the local or the Ray Data executor over
+shards of the source rows. Output: ``OUT/<lang>/shard-*.parquet`` in the released sets' schema plus
+provenance columns, ``OUT/<lang>/rejects/*.jsonl`` with a reason per rejected row, ``OUT/README.md``
+(dataset card with every license) and ``OUT/build.json`` (cost summary). For every language,
+rows in = rows out + rejects. A killed build started again skips finished shards and replays model
+calls of unfinished ones from the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from babelvl import __version__
+from babelvl.data.card import Card, ModelUse
+from babelvl.errors import InputError
+from babelvl.io.files import write_atomic, write_json_atomic
+from babelvl.languages import load_language
+from babelvl.pipeline import Step, reject
+from babelvl.pipeline.executors import get_executor
+from babelvl.pipeline.shards import Shard, make_shards
+from babelvl.pipeline.steps import Record
+from babelvl.pixmo.recipes import RECIPES, RecipeConfig, recipe_pipeline
+from babelvl.pixmo.sources import Rejected, SourceRecord, get_source, load_source
+
+PROVENANCE = ("source_id", "source_row", "language", "model", "prompt_id", "babelvl_tokens_est")
+
+
+@dataclass
+class BuildSpec:
+    recipe: str
+    languages: list[str]
+    out_dir: Path
+    data: str | None = None
+    config: str | None = None
+    split: str | None = None
+    engine: str | None = None
+    generator: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    executor: str = "local"
+    workers: int = 1
+    ray_address: str | None = None
+    shard_size: int = 256
+    limit: int | None = None
+    cache_path: Path | None = None
+    max_new_tokens: int = 512
+    retries: int = 1
+
+
+def _record_of(obj: SourceRecord | Rejected, offset: int, language: str) -> Record:
+    if isinstance(obj, Rejected):
+        return reject({"source_row": obj.row + offset, "language": language, "field": obj.field},
+                      f"{obj.field}: {obj.reason}" if obj.field else obj.reason, step="source")
+    base = {"source_id": obj.id, "source_row": obj.row + offset, "language": language}
+    if obj.source == "pixmo-ask-model-anything":
+        return {**base, "image_url": obj.image_url, "image_sha256": obj.image_sha256, **obj.fields}
+    if obj.source == "pixmo-cap":
+        return {**base, "image_url": obj.image_url, **obj.fields}
+    return {**base, "id": obj.id, "image": {"bytes": obj.image, "path": None}, **obj.fields}
+
+
+def _finalize_step(columns: tuple[str, ...]) -> Step:
+    keep = columns + PROVENANCE
+
+    def make():
+        return lambda batch: [{k: r.get(k) for k in keep} for r in batch]
+
+    return Step("finalize", make, batch_size=256)
+
+
+def _check_spec(spec: BuildSpec) -> None:
+    recipe = RECIPES.get(spec.recipe)
+    if recipe is None:
+        raise InputError(f"unknown recipe/source '{spec.recipe}' (known: {', '.join(RECIPES)})")
+    need = spec.engine if recipe.needs == "engine" else spec.generator
+    if not need:
+        flag = "--engine" if recipe.needs == "engine" else "--generator"
+        raise InputError(f"the {spec.recipe} recipe needs {flag} (a {'translation engine' if flag == '--engine' else 'model that writes text'})")
+    for code in spec.languages:
+        pack = load_language(code)
+        if recipe.needs == "generator" and "pixmo" not in pack.extra:
+            raise InputError(f"language pack '{code}' has no pixmo prompts", file=pack.source, field="pixmo")
+
+
+def dry_run(spec: BuildSpec) -> dict[str, Any]:
+    """Rows, model calls and tokens the build would spend, estimated from the first rows, without a model."""
+    _check_spec(spec)
+    recipe = RECIPES[spec.recipe]
+    loaded = load_source(recipe.source, spec.data, config=spec.config, split=spec.split, limit=spec.limit)
+    sample = []
+    for obj in loaded.source.iter_records(loaded.rows.select(range(min(50, len(loaded)))), file=loaded.file):
+        if isinstance(obj, SourceRecord):
+            sample.append(sum(len(json.dumps(v, ensure_ascii=False)) for k, v in obj.fields.items() if k != "image"))
+    per_row_chars = (sum(sample) / len(sample)) if sample else 0.0
+    prompt_chars = 600 if recipe.needs == "generator" else 0
+    tokens_per_call = (per_row_chars / recipe.calls_per_row + prompt_chars) / 4 * 2  # input + similar output
+    rows = len(loaded)
+    calls = rows * recipe.calls_per_row * len(spec.languages)
+    return {"recipe": spec.recipe, "rows": rows, "languages": spec.languages, "model_calls": calls,
+            "tokens_estimate": int(calls * tokens_per_call),
+            "note": "upper bound: translation engines de-duplicate segments and the cache answers repeats"}
+
+
+def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, Any]:
+    _check_spec(spec)
+    console = console or Console(stderr=True)
+    recipe = RECIPES[spec.recipe]
+    loaded = load_source(recipe.source, spec.data, config=spec.config, split=spec.split, limit=spec.limit)
+    out = spec.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    cache_path = spec.cache_path or out / "cache.sqlite"
+    write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": str(out), "cache_path": str(cache_path)})
+    from babelvl.models import ResponseCache
+
+    calls_before = len(ResponseCache(cache_path))
+    shards = make_shards(len(loaded), spec.shard_size)
+    executor = get_executor(spec.executor, workers=spec.workers, ray_address=spec.ray_address)
+    started = time.perf_counter()
+    per_language: dict[str, Any] = {}
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as progress:
+        for code in spec.languages:
+            cfg = RecipeConfig(target=code, engine=spec.engine, generator=spec.generator,
+                               options=tuple(sorted(spec.options.items())), cache_path=str(cache_path),
+                               max_new_tokens=spec.max_new_tokens, retries=spec.retries)
+            pipeline = recipe_pipeline(spec.recipe, cfg)
+            pipeline.steps.append(_finalize_step(recipe.output_columns))
+            task = progress.add_task(f"{spec.recipe} → {code}", total=len(loaded))
+
+            def load_shard(shard: Shard, code: str = code) -> list[Record]:
+                rows = loaded.rows.select(range(shard.start, shard.stop))
+                return [_record_of(obj, shard.start, code)
+                        for obj in loaded.source.iter_records(rows, file=loaded.file, config=loaded.config)]
+
+            summary = executor.run(pipeline, load_shard, shards, out / code,
+                                   on_shard=lambda shard, n, t=task: progress.advance(t, n))
+            progress.update(task, completed=len(loaded))
+            per_language[code] = _language_totals(out / code, len(loaded))
+            per_language[code]["shards_skipped"] = summary.shards_skipped
+    seconds = time.perf_counter() - started
+    calls = len(ResponseCache(cache_path)) - calls_before
+    result = {"babelvl_version": __version__, "recipe": spec.recipe, "source": loaded.file,
+              "rows": len(loaded), "languages": per_language, "model_calls": calls,
+              "tokens_estimate": sum(v["tokens_estimate"] for v in per_language.values()),
+              "seconds": seconds, "executor": spec.executor, "workers": spec.workers}
+    write_json_atomic(out / "build.json", result)
+    _write_card(spec, loaded, out, result)
+    console.print(f"[green]done[/green]: {len(loaded)} rows x {len(spec.languages)} languages, "
+                  f"{sum(v['kept'] for v in per_language.values())} kept, "
+                  f"{sum(v['rejected'] for v in per_language.values())} rejected, {calls} model calls, "
+                  f"~{result['tokens_estimate']} tokens, {seconds:.1f}s")
+    return result
+
+
+def _language_totals(folder: Path, rows_in: int) -> dict[str, Any]:
+    """Counts from what is on disk (so a resumed build reports the whole build, not just its own part)."""
+    kept, tokens = 0, 0
+    for path in sorted(folder.glob("shard-*.parquet")):
+        table = pq.read_table(path, columns=None)
+        kept += table.num_rows
+        if "babelvl_tokens_est" in table.column_names:
+            tokens += sum(v or 0 for v in table.column("babelvl_tokens_est").to_pylist())
+    reasons: dict[str, int] = {}
+    rejected = 0
+    for path in sorted((folder / "rejects").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rejected += 1
+                reason = json.loads(line).get("_babelvl_reject", "").split(":")[0]
+                reasons[reason] = reasons.get(reason, 0) + 1
+    if kept + rejected != rows_in:
+        raise RuntimeError(f"{folder}: {kept} kept + {rejected} rejected != {rows_in} rows in")
+    return {"kept": kept, "rejected": rejected, "rejects_by_step": reasons, "tokens_estimate": tokens}
+
+
+def _write_card(spec: BuildSpec, loaded: Any, out: Path, result: dict[str, Any]) -> None:
+    recipe = RECIPES[spec.recipe]
+    model_spec = spec.engine if recipe.needs == "engine" else spec.generator
+    license = spec.options.get("license") or "unknown (pass --license)"
+    low = bool(model_spec and model_spec.startswith("gguf:"))
+    counts = "\n".join(f"- {lang}: {v['kept']} rows, {v['rejected']} rejected ({v['rejects_by_step']})"
+                       for lang, v in result["languages"].items())
+    card = Card(title=f"Multi-PixMo {recipe.source} ({', '.join(spec.languages)}, babelvl)",
+                languages=spec.languages, split=loaded.split or "train", source=loaded.file,
+                source_license=get_source(recipe.source).license,
+                models=[ModelUse("translation engine" if recipe.needs == "engine" else "text generator",
+                                 {"model": model_spec}, "Gemma Terms of Use" if low else license, low)],
+                created=datetime.now(timezone.utc).strftime("%Y-%m-%d"), babelvl_version=__version__,
+                sections=[("Schema", f"Columns: {', '.join(recipe.output_columns)}; provenance: {', '.join(PROVENANCE)}."),
+                          ("Build", f"{counts}\n- model calls: {result['model_calls']}, tokens (estimate): "
+                                    f"{result['tokens_estimate']}, executor: {spec.executor} x {spec.workers}")])
+    card.configs_glob = "shard-*.parquet"
+    write_atomic(out / "README.md", card.render())
+
+
+def push_to_hub(out_dir: Path, repo_id: str, *, private: bool = True) -> None:
+    """Upload a finished build (parquet shards + card) as a Hub dataset repo, one config per language.
+
+    Not exercised offline; uses huggingface_hub's ``upload_folder`` (needs ``HF_TOKEN``).
+    """
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(out_dir),
+                      allow_patterns=["README.md", "*/shard-*.parquet"])
