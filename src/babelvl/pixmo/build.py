@@ -57,11 +57,11 @@ class BuildSpec:
     retries: int = 1
 
 
-def _record_of(obj: SourceRecord | Rejected, offset: int, language: str) -> Record:
+def _record_of(obj: SourceRecord | Rejected, language: str) -> Record:
     if isinstance(obj, Rejected):
-        return reject({"source_row": obj.row + offset, "language": language, "field": obj.field},
+        return reject({"source_row": obj.row, "language": language, "field": obj.field},
                       f"{obj.field}: {obj.reason}" if obj.field else obj.reason, step="source")
-    base = {"source_id": obj.id, "source_row": obj.row + offset, "language": language}
+    base = {"source_id": obj.id, "source_row": obj.row, "language": language}
     if obj.source == "pixmo-ask-model-anything":
         return {**base, "image_url": obj.image_url, "image_sha256": obj.image_sha256, **obj.fields}
     if obj.source == "pixmo-cap":
@@ -138,9 +138,8 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
             task = progress.add_task(f"{spec.recipe} → {code}", total=len(loaded))
 
             def load_shard(shard: Shard, code: str = code) -> list[Record]:
-                rows = loaded.rows.select(range(shard.start, shard.stop))
-                return [_record_of(obj, shard.start, code)
-                        for obj in loaded.source.iter_records(rows, file=loaded.file, config=loaded.config)]
+                # rows numbered, and duplicate ids found, exactly as one pass over the source would
+                return [_record_of(obj, code) for obj in loaded.iter_range(shard.start, shard.stop)]
 
             summary = executor.run(pipeline, load_shard, shards, out / code,
                                    on_shard=lambda shard, n, t=task: progress.advance(t, n))
