@@ -133,3 +133,18 @@ def test_local_and_ray_executors_build_the_same_rows(tmp_path):
                                 executor=executor, workers=workers, shard_size=2,
                                 cache_path=tmp_path / f"{executor}.sqlite"))
     assert _rows(tmp_path / "local" / "fr") == _rows(tmp_path / "ray" / "fr")
+
+
+def test_fetching_images_rejects_broken_urls_with_their_reason(tmp_path):
+    from babelvl.testing.pixmo_fixtures import ImageServer, fixture_images
+
+    with ImageServer(fixture_images(2)) as images, FakeVLMServer(translator) as server:
+        rows = ama_rows(images.base_url, images=2, per_image=2)
+        rows[3] = {**rows[3], "image_url": images.url("missing.png")}
+        data = write_ama(tmp_path / "ama.parquet", images.base_url, rows)
+        result = run_build(BuildSpec(recipe="ama", languages=["fr"], out_dir=tmp_path / "out", data=str(data),
+                                     engine="llm:openai:toy", options={"base_url": server.base_url},
+                                     fetch_images=True))
+    rejects = _rejects(tmp_path / "out" / "fr")
+    assert result["languages"]["fr"]["kept"] == 3 and len(rejects) == 1
+    assert rejects[0]["_babelvl_reject"].startswith("fetch: http 404")

@@ -55,6 +55,9 @@ class BuildSpec:
     cache_path: Path | None = None
     max_new_tokens: int = 512
     retries: int = 1
+    fetch_images: bool = False
+    """Download and verify every image URL (sha256 where given); failed rows go to the rejects."""
+    mirror: Path | None = None
 
 
 def _record_of(obj: SourceRecord | Rejected, language: str) -> Record:
@@ -67,6 +70,22 @@ def _record_of(obj: SourceRecord | Rejected, language: str) -> Record:
     if obj.source == "pixmo-cap":
         return {**base, "image_url": obj.image_url, **obj.fields}
     return {**base, "id": obj.id, "image": {"bytes": obj.image, "path": None}, **obj.fields}
+
+
+def _fetch_step(cache_dir: Path, mirror: Path | None) -> Step:
+    def make():
+        from babelvl.pixmo.fetch import FetchRequest, ImageFetcher
+
+        fetcher = ImageFetcher(cache_dir, mirror=mirror)
+
+        def fn(batch: list[Record]) -> list[Record]:
+            results = fetcher.fetch_many([FetchRequest(r["image_url"], r.get("image_sha256")) for r in batch])
+            return [r if res.ok else reject(r, f"{res.reason or 'failed'} ({res.error})", step="fetch")
+                    for r, res in zip(batch, results)]
+
+        return fn
+
+    return Step("fetch", make, batch_size=32)
 
 
 def _finalize_step(columns: tuple[str, ...]) -> Step:
@@ -119,7 +138,8 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
     out = spec.out_dir
     out.mkdir(parents=True, exist_ok=True)
     cache_path = spec.cache_path or out / "cache.sqlite"
-    write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": str(out), "cache_path": str(cache_path)})
+    write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": str(out), "cache_path": str(cache_path),
+                                                "mirror": str(spec.mirror) if spec.mirror else None})
     from babelvl.models import ResponseCache
 
     calls_before = len(ResponseCache(cache_path))
@@ -134,6 +154,8 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
                                options=tuple(sorted(spec.options.items())), cache_path=str(cache_path),
                                max_new_tokens=spec.max_new_tokens, retries=spec.retries)
             pipeline = recipe_pipeline(spec.recipe, cfg)
+            if spec.fetch_images and spec.recipe != "cosyn":  # CoSyn embeds its images
+                pipeline.steps.insert(0, _fetch_step(out / "images", spec.mirror))
             pipeline.steps.append(_finalize_step(recipe.output_columns))
             task = progress.add_task(f"{spec.recipe} → {code}", total=len(loaded))
 
