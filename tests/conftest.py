@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+
+# Read by `datasets` and `huggingface_hub` when they are imported: set before any test module imports them,
+# so no test ever waits on the (unreachable) Hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
