@@ -161,6 +161,47 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--dry-run", action="store_true", help="estimate rows, calls and tokens; call no model")
     bp.add_argument("--out", type=Path, required=True)
 
+    an = sub.add_parser("annotate", help="human quality assessment: plan, serve, agreement, report, interchange")
+    an_sub = an.add_subparsers(dest="annotate_command", metavar="ACTION", required=True)
+    ap = an_sub.add_parser("plan", help="draw a stratified sample with an overlap share and assign it")
+    ap.add_argument("datasets", nargs="+", type=Path, help="babelvl dataset folders (translated benchmarks)")
+    ap.add_argument("--annotators", required=True, help="comma list of annotator names")
+    ap.add_argument("--size", type=int, required=True)
+    ap.add_argument("--overlap", type=float, default=0.2, help="share of items every annotator sees")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--languages")
+    ap.add_argument("--fields")
+    ap.add_argument("--out", type=Path, required=True)
+    sv = an_sub.add_parser("serve", help="run the annotation web app")
+    sv.add_argument("--db", type=Path, required=True, help="SQLite database of the app (created if missing)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--admin", help="create this admin user (password from $BABELVL_ADMIN_PASSWORD)")
+    ag = an_sub.add_parser("agreement", help="inter-annotator agreement with bootstrap intervals")
+    rp = an_sub.add_parser("report", help="Markdown + HTML report with verdicts per language")
+    for p_ in (ag, rp):
+        p_.add_argument("--plan", type=Path, required=True, help="the plan folder (items.jsonl)")
+        p_.add_argument("--annotations", type=Path, required=True, help="annotations JSONL (app export)")
+        p_.add_argument("--protocol", required=True, help="esa, mqm, likert, postedit or a YAML path")
+        p_.add_argument("--draws", type=int, default=1000)
+        p_.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--min-score", type=float, help="release threshold on the mean score")
+    rp.add_argument("--max-score", type=float, help="release threshold for lower-is-better scores (HTER)")
+    rp.add_argument("--min-alpha", type=float, default=0.667)
+    rp.add_argument("--out", type=Path, required=True)
+    ex2 = an_sub.add_parser("export", help="write the plan as Label Studio tasks or Argilla records")
+    ex2.add_argument("--plan", type=Path, required=True)
+    ex2.add_argument("--protocol", required=True)
+    ex2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
+    ex2.add_argument("--annotator", help="only this annotator's items")
+    ex2.add_argument("--file", type=Path, required=True)
+    im2 = an_sub.add_parser("import", help="read a Label Studio / Argilla export into annotations JSONL")
+    im2.add_argument("--plan", type=Path, required=True)
+    im2.add_argument("--protocol", required=True)
+    im2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
+    im2.add_argument("--file", type=Path, required=True)
+    im2.add_argument("--out", type=Path, required=True, help="annotations JSONL to write")
+
     sub.add_parser("languages", help="list the language packs that can be used")
     sub.add_parser("benchmarks", help="list the supported benchmarks")
     ss = sub.add_parser("sample-suite", help="write the sample suite as Parquet files in the real schemas")
@@ -260,6 +301,71 @@ def cmd_build_pixmo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_annotate(args: argparse.Namespace) -> int:
+    action = args.annotate_command
+    if action == "plan":
+        from babelvl.quality.sampling import plan_sample
+
+        summary = plan_sample(args.datasets, annotators=_comma_list(args.annotators), size=args.size,
+                              overlap=args.overlap, seed=args.seed,
+                              languages=_comma_list(args.languages) if args.languages else None,
+                              fields=_comma_list(args.fields) if args.fields else None, out_dir=args.out)
+        print(f"planned {summary.size} items ({summary.overlap_items} overlap) for "
+              f"{len(summary.per_annotator)} annotators in {args.out}")
+        return 0
+    if action == "serve":
+        import os
+
+        from babelvl.quality.app import create_admin, serve
+
+        if args.admin:
+            password = os.environ.get("BABELVL_ADMIN_PASSWORD")
+            if not password:
+                raise BabelvlError("set BABELVL_ADMIN_PASSWORD to create the admin user")
+            create_admin(args.db, args.admin, password)
+        serve(args.db, args.host, args.port)
+        return 0
+    from babelvl.quality.interchange import read_annotations
+    from babelvl.quality.protocols import load_protocol
+    from babelvl.quality.sampling import load_plan
+
+    protocol = load_protocol(args.protocol)
+    items, assignments = load_plan(args.plan)
+    if action == "export":
+        from babelvl.quality.interchange import export_argilla, export_labelstudio
+
+        export = export_labelstudio if args.format == "labelstudio" else export_argilla
+        n = export(items, assignments, args.file, protocol=protocol, annotator=args.annotator)
+        print(f"wrote {n} {args.format} entries to {args.file}")
+        return 0
+    if action == "import":
+        from babelvl.quality.interchange import import_argilla, import_labelstudio, write_annotations
+
+        read = import_labelstudio if args.format == "labelstudio" else import_argilla
+        annotations = read(args.file, items=items, protocol=protocol, assignments=assignments)
+        print(f"wrote {write_annotations(args.out, annotations, items=items)} annotations to {args.out}")
+        return 0
+    annotations = read_annotations(args.annotations, items=items)
+    if action == "agreement":
+        from babelvl.quality.analysis import agreement_report, score_annotations
+
+        result = agreement_report(score_annotations(items, annotations, protocol), protocol,
+                                  draws=args.draws, seed=args.seed)
+        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+        return 0
+    from babelvl.quality.analysis import DEFAULT_THRESHOLDS, Thresholds
+    from babelvl.quality.report import build_report, write_report
+
+    default = DEFAULT_THRESHOLDS.get(protocol.kind, Thresholds())
+    thresholds = Thresholds(min_score=args.min_score if args.min_score is not None else default.min_score,
+                            max_score=args.max_score if args.max_score is not None else default.max_score,
+                            min_alpha=args.min_alpha)
+    report = build_report(items, annotations, protocol, draws=args.draws, seed=args.seed, thresholds=thresholds)
+    write_report(report, args.out)
+    print((args.out / "quality_assessment.md").read_text(encoding="utf-8"))
+    return 0
+
+
 def cmd_languages(_: argparse.Namespace) -> int:
     from babelvl.languages import available_languages, load_language
 
@@ -295,7 +401,7 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit,
-            "build-pixmo": cmd_build_pixmo, "languages": cmd_languages,
+            "build-pixmo": cmd_build_pixmo, "annotate": cmd_annotate, "languages": cmd_languages,
             "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
 
 
