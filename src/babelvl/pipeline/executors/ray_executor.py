@@ -50,7 +50,7 @@ class RayExecutor:
     def __init__(self, workers: int = 2, address: str | None = None, shards_per_round: int | None = None) -> None:
         self.workers = max(1, workers)
         self.address = address
-        self.shards_per_round = shards_per_round or 4 * self.workers  # bounds driver memory
+        self.shards_per_round = shards_per_round or 16 * self.workers  # bounds driver memory
 
     def _init(self) -> Any:
         import ray

@@ -1,0 +1,76 @@
+"""Set-up and export without the web UI, for the CLI and scripts: users, projects, plan import."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from babelvl.errors import InputError
+from babelvl.quality.schema import Annotation
+
+from . import auth
+from .db import init_db, open_store, to_annotation
+from .imports import ImportBatch, attach_images, check_batch, parse_upload
+from .protocol_forms import builtin_protocol, protocol_from_dict
+
+
+def create_user(db_path: str | Path, name: str, password: str, role: str = "annotator") -> None:
+    """Add a user; raises InputError for a bad name, a short password or an existing user."""
+    problem = auth.check_new_credentials(name, password)
+    if problem or role not in ("admin", "annotator"):
+        raise InputError(problem or "role must be admin or annotator", field="name" if problem else "role")
+    init_db(db_path)
+    with open_store(db_path) as store:
+        try:
+            store.create_user(name, role, auth.hash_password(password), actor="cli")
+        except sqlite3.IntegrityError:
+            raise InputError(f"user {name!r} already exists", field="name") from None
+
+
+def create_admin(db_path: str | Path, name: str, password: str) -> None:
+    """First set-up: the admin who then creates annotators and projects in the web UI."""
+    create_user(db_path, name, password, role="admin")
+
+
+def create_project(db_path: str | Path, name: str, protocol: str | dict[str, Any]) -> None:
+    """A project under a built-in protocol name or a protocol dict (as loaded from YAML)."""
+    if not auth.NAME_RE.match(name):
+        raise InputError("project names use letters, digits, '.', '_' and '-'", field="name")
+    proto = builtin_protocol(protocol) if isinstance(protocol, str) else protocol_from_dict(protocol)
+    init_db(db_path)
+    with open_store(db_path) as store:
+        try:
+            store.create_project(name, proto.to_dict(), actor="cli")
+        except sqlite3.IntegrityError:
+            raise InputError(f"project {name!r} already exists", field="name") from None
+
+
+def import_plan(db_path: str | Path, project: str, plan_path: str | Path,
+                assignments_path: str | Path | None = None) -> tuple[int, int]:
+    """Import a plan file (images read from its folder); all or nothing. Returns (items, assignments)."""
+    plan_path = Path(plan_path)
+    batch = ImportBatch()
+    parse_upload(batch, plan_path.read_bytes(), plan_path.name, "plan")
+    if assignments_path is not None:
+        parse_upload(batch, Path(assignments_path).read_bytes(), Path(assignments_path).name, "assignments")
+    with open_store(db_path) as store:
+        proj = store.project(project)
+        if proj is None:
+            raise InputError(f"no project named {project!r}", field="project")
+        users = store.users_by_name(a.annotator for a in batch.assignments)
+        check_batch(batch, store.item_ids(proj.id), store.assignment_pairs(proj.id), set(users))
+        items = attach_images(batch, {}, image_dir=plan_path.parent)
+        if batch.problems:
+            raise InputError("nothing imported:\n  " + "\n  ".join(batch.problems), file=str(plan_path))
+        store.import_batch(proj, items, [(a.item_id, users[a.annotator].id) for a in batch.assignments],
+                           actor="cli")
+    return len(items), len(batch.assignments)
+
+
+def export_annotations(db_path: str | Path, project: str) -> list[Annotation]:
+    with open_store(db_path) as store:
+        proj = store.project(project)
+        if proj is None:
+            raise InputError(f"no project named {project!r}", field="project")
+        return [to_annotation(r) for r in store.export_rows(proj.id)]

@@ -1,0 +1,250 @@
+"""The sandbox and the matplotlib renderer on real charts and on misbehaving dataset code."""
+
+import io
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from babelvl.errors import InputError
+from babelvl.pixmo import renderers
+from babelvl.pixmo.localize import replace_data_strings, replace_strings
+from babelvl.pixmo.renderers import (RenderResult, available_renderers, get_renderer,
+                                     register_renderer, render_or_keep, renderer_for)
+from babelvl.pixmo.sandbox import REASON_KINDS, run_sandboxed
+
+CHART = '''import matplotlib.pyplot as plt
+import pandas as pd
+from io import BytesIO
+from PIL import Image
+
+def generate_plot(df):
+    plt.style.use('ggplot')
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(df['Country'], df['Consumption'], color='#8B4513', label='Coffee')
+    ax.set_title('Coffee Consumption by Country', fontweight='bold')
+    ax.set_xlabel('Country')
+    ax.set_ylabel('kg per capita')
+    ax.legend(loc='upper right')
+    buf = BytesIO()
+    plt.savefig(buf, format='png', dpi=80, bbox_inches='tight')
+    buf.seek(0)
+    return Image.open(buf)
+'''
+DATA = "Country,Consumption\nFinland,12.0\nNorway,9.9\nIceland,9.0\n"
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return get_renderer("matplotlib")
+
+
+def _png(image_bytes):
+    image = Image.open(io.BytesIO(image_bytes))
+    assert image.format == "PNG"
+    return image
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+def test_cosyn_chart_renders_to_png(renderer, tmp_path):
+    result = renderer.render(CHART, DATA, workdir=tmp_path, timeout_s=30)
+    assert result.ok, result.reason
+    assert _png(result.image_bytes).size[0] > 300
+    assert list(tmp_path.iterdir()) == []  # the run folder is thrown away
+
+
+def test_script_without_entry_function_renders_its_current_figure(renderer, tmp_path):
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('Plain script')\n"
+    result = renderer.render(code, None, workdir=tmp_path)
+    assert result.ok, result.reason
+    _png(result.image_bytes)
+
+
+def test_file_the_code_saved_is_used(renderer, tmp_path):
+    code = ("import os\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\n"
+            "os.makedirs('out', exist_ok=True)\nplt.savefig('out/chart.jpg', dpi=50)\nplt.close('all')\n")
+    result = renderer.render(code, None, workdir=tmp_path)
+    assert result.ok, result.reason
+    _png(result.image_bytes)
+
+
+def test_code_that_draws_nothing_is_no_output(renderer, tmp_path):
+    result = renderer.render("import matplotlib\nx = 1\n", None, workdir=tmp_path)
+    assert not result.ok and result.reason.startswith("no_output")
+
+
+def test_localized_chart_renders(renderer, tmp_path):
+    translations = {"Coffee Consumption by Country": "Consommation de café par pays", "Country": "Pays",
+                    "Finland": "Finlande", "Coffee": "Café"}
+    code = replace_strings(CHART, translations, data=DATA)
+    data = replace_data_strings(DATA, translations, code=code)
+    assert "'Consommation de café par pays'" in code and "df['Country']" in code
+    assert "Finlande" in data
+    result = renderer.render(code, data, workdir=tmp_path)
+    assert result.ok, result.reason
+
+
+def test_render_or_keep_keeps_the_original_with_the_reason(renderer):
+    original = b"original image bytes"
+    broken = CHART.replace("fig, ax =", "1 / 0\n    fig, ax =")
+    image, reason = render_or_keep(original, broken, DATA, renderer)
+    assert image is original and reason == "error: ZeroDivisionError: division by zero"
+    image, reason = render_or_keep(original, CHART, DATA, renderer)
+    assert reason is None and _png(image)
+
+
+def test_render_or_keep_refuses_a_corrupt_image():
+    class Corrupt:
+        name = "corrupt"
+
+        def can_render(self, record):
+            return False
+
+        def render(self, code, data, *, workdir, timeout_s=30, memory_mb=1024):
+            return RenderResult(True, b"\x89PNG not really", None)
+
+    image, reason = render_or_keep(b"orig", "", None, Corrupt())
+    assert image == b"orig" and reason.startswith("no_output")
+
+
+def test_registry_picks_a_renderer_per_record(monkeypatch):
+    assert "matplotlib" in available_renderers()
+    monkeypatch.setattr(renderers, "_REGISTRY", dict(renderers._REGISTRY))  # keep others unaffected
+    assert renderer_for({"code": CHART}).name == "matplotlib"
+    assert renderer_for({"code": "import plotly.express as px\nimport matplotlib\n"}) is None
+    assert renderer_for({"code": "<html></html>"}) is None
+
+    class Html:
+        name = "html-test"
+
+        def can_render(self, record):
+            return (record.get("code") or "").lstrip().startswith("<")
+
+        def render(self, code, data, *, workdir, timeout_s=30, memory_mb=1024):
+            return RenderResult(False, None, "error: not implemented")
+
+    register_renderer(Html())
+    assert renderer_for({"code": "<html></html>"}).name == "html-test"
+    assert get_renderer("html-test").name == "html-test"
+    with pytest.raises(ValueError):
+        register_renderer(Html())
+    with pytest.raises(InputError, match="unknown renderer"):
+        get_renderer("no-such-renderer")
+
+
+# --- the sandbox on misbehaving code --------------------------------------------------------------
+
+def test_infinite_loop_times_out(tmp_path):
+    result = run_sandboxed("while True:\n    pass\n", workdir=tmp_path, timeout_s=3)
+    assert result.kind == "timeout" and not result.ok
+    assert 2.9 <= result.seconds < 6
+
+
+def test_cpu_limit_is_a_timeout_too(tmp_path):
+    result = run_sandboxed("while True:\n    pass\n", workdir=tmp_path, timeout_s=20, cpu_s=1)
+    assert result.kind == "timeout" and "CPU" in result.reason and result.seconds < 5
+
+
+def test_too_much_memory(tmp_path):
+    result = run_sandboxed("buffer = bytearray(4 * 1024**3)\n", workdir=tmp_path, memory_mb=512)
+    assert result.kind == "memory", result.reason
+
+
+def test_write_outside_the_folder_is_refused(tmp_path):
+    workdir, outside = tmp_path / "work", Path(f"/tmp/evil-{uuid.uuid4().hex}.txt")
+    result = run_sandboxed(f"open({str(outside)!r}, 'w').write('x')\n", workdir=workdir)
+    assert result.kind == "write_outside" and not outside.exists()
+    escape = run_sandboxed("open('../escaped.txt', 'w')\n", workdir=workdir)
+    assert escape.kind == "write_outside" and not (tmp_path / "escaped.txt").exists()
+
+
+def test_deleting_or_renaming_outside_is_refused(tmp_path):
+    keep = tmp_path / "keep.txt"
+    keep.write_text("precious")
+    for code in (f"import os\nos.remove({str(keep)!r})\n",
+                 f"import shutil\nshutil.rmtree({str(tmp_path)!r})\n",
+                 f"import os\nos.rename({str(keep)!r}, 'stolen.txt')\n"):
+        result = run_sandboxed(code, workdir=tmp_path / "work")
+        assert result.kind == "write_outside", result.reason
+    assert keep.read_text() == "precious"
+
+
+def test_writing_inside_the_folder_is_fine_and_listed(tmp_path):
+    code = "import os\nos.makedirs('a/b')\nopen('a/b/out.txt', 'w').write('x')\nprint('done')\n"
+    result = run_sandboxed(code, workdir=tmp_path)
+    assert result.ok and result.stdout.strip() == "done" and result.files == ("a/b/out.txt",)
+
+
+def test_network_is_refused(tmp_path):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.settimeout(0.2)
+        port = server.getsockname()[1]
+        code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+        result = run_sandboxed(code, workdir=tmp_path)
+        assert result.kind == "network", result.reason
+        with pytest.raises(OSError):
+            server.accept()  # nothing ever connected
+    raw = run_sandboxed("import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n", workdir=tmp_path)
+    assert raw.kind == "network"
+
+
+def test_network_namespace_when_available(tmp_path):
+    result = run_sandboxed("import socket\nprint([name for _, name in socket.if_nameindex()])\n",
+                           workdir=tmp_path)
+    assert result.ok and {"audit", "rlimits"} <= set(result.layers)
+    if not any(layer.startswith("netns") for layer in result.layers):
+        pytest.skip("no network namespace here (needs root or unprivileged user namespaces)")
+    assert result.stdout.strip() == "['lo']"
+
+
+@pytest.mark.parametrize("code", ["import subprocess\nsubprocess.run(['echo', 'hi'])\n",
+                                  "import os\nos.system('echo hi')\n", "import os\nos.fork()\n",
+                                  "import os\nos.execv('/bin/echo', ['echo'])\n"])
+def test_subprocesses_are_refused(tmp_path, code):
+    result = run_sandboxed(code, workdir=tmp_path)
+    assert result.kind == "subprocess", result.reason
+    assert "hi" not in result.stdout
+
+
+def test_exceptions_become_error_reasons(tmp_path):
+    result = run_sandboxed("x = 1 / 0\n", workdir=tmp_path)
+    assert result.reason == "error: ZeroDivisionError: division by zero"
+    assert "Traceback" in result.stderr and result.returncode == 1
+
+
+def test_refusals_caught_by_the_code_are_still_reported(tmp_path):
+    code = "try:\n    open('/etc/babelvl-test', 'w')\nexcept OSError:\n    print('carried on')\n"
+    result = run_sandboxed(code, workdir=tmp_path)
+    assert result.ok and result.stdout.strip() == "carried on"
+    assert result.violations and result.violations[0].startswith("write_outside")
+
+
+def test_limits_cannot_be_raised_from_inside(tmp_path):
+    code = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n"
+    assert run_sandboxed(code, workdir=tmp_path).kind == "forbidden"
+
+
+def test_minimal_environment(tmp_path):
+    code = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
+    result = run_sandboxed(code, workdir=tmp_path, env={"HTTPS_PROXY": "http://proxy:3128", "EXTRA": "1"})
+    env = __import__("json").loads(result.stdout)
+    assert env["HOME"] == str(tmp_path.resolve()) and env["MPLBACKEND"] == "Agg"
+    assert env["MPLCONFIGDIR"].startswith(str(tmp_path.resolve())) and env["EXTRA"] == "1"
+    assert not {key for key in env if "proxy" in key.lower() or "TOKEN" in key}
+
+
+def test_script_mode_with_arguments_and_stdin(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nprint(sys.argv[1:], sys.stdin.read())\n")
+    result = run_sandboxed([str(script), "a", "b"], workdir=tmp_path / "work", stdin=b"fed")
+    assert result.ok and result.stdout.strip() == "['a', 'b'] fed"
+
+
+def test_reason_kinds_are_documented():
+    expected = {"timeout", "memory", "network", "write_outside", "subprocess", "error", "no_output"}
+    assert expected <= set(REASON_KINDS)
