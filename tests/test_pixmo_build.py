@@ -148,3 +148,25 @@ def test_fetching_images_rejects_broken_urls_with_their_reason(tmp_path):
     rejects = _rejects(tmp_path / "out" / "fr")
     assert result["languages"]["fr"]["kept"] == 3 and len(rejects) == 1
     assert rejects[0]["_babelvl_reject"].startswith("fetch: http 404")
+
+
+@pytest.mark.slow
+def test_cosyn_images_are_localized_in_the_sandbox_or_kept_with_the_reason(tmp_path):
+    def both(prompt: str, images: list[bytes]) -> str:
+        match = re.search(r"English: (?:<source>)?(.*?)(?:</source>)?\nFrench:\s*$", prompt, re.S)
+        return match.group(1).upper() if match else writer(prompt, images)
+
+    rows = cosyn_rows(2)
+    rows[1] = {**rows[1], "code": rows[1]["code"].replace("    rows = json.loads(data) if isinstance(data, str) else data",
+                                                          "    rows = json.loads(data) if isinstance(data, str) else data\n    1 / 0")}
+    data = write_cosyn(tmp_path / "cosyn.parquet", rows)
+    with FakeVLMServer(both) as server:
+        run_build(BuildSpec(recipe="cosyn", languages=["fr"], out_dir=tmp_path / "out", data=str(data),
+                            generator="openai:writer", engine="llm:openai:toy", localize_images=True,
+                            options={"base_url": server.base_url}))
+    out = _rows(tmp_path / "out" / "fr")
+    source = pq.read_table(data).to_pylist()
+    assert out[0]["render_note"] == "re-rendered" and '"FRUIT SOLD"' in out[0]["code"]
+    assert out[0]["image"]["bytes"] != source[0]["image"]["bytes"]
+    assert out[1]["render_note"].startswith("kept original: error: ZeroDivisionError")
+    assert out[1]["image"]["bytes"] == source[1]["image"]["bytes"] and out[1]["code"] == source[1]["code"]

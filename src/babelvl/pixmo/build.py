@@ -33,7 +33,7 @@ from babelvl.pipeline.steps import Record
 from babelvl.pixmo.recipes import RECIPES, RecipeConfig, recipe_pipeline
 from babelvl.pixmo.sources import Rejected, SourceRecord, get_source, load_source
 
-PROVENANCE = ("source_id", "source_row", "language", "model", "prompt_id", "babelvl_tokens_est")
+PROVENANCE = ("source_id", "source_row", "language", "model", "prompt_id", "babelvl_tokens_est", "render_note")
 
 
 @dataclass
@@ -55,6 +55,8 @@ class BuildSpec:
     cache_path: Path | None = None
     max_new_tokens: int = 512
     retries: int = 1
+    localize_images: bool = False
+    """CoSyn: translate the plot's visible strings (--engine) and re-render it in the sandbox."""
     fetch_images: bool = False
     """Download and verify every image URL (sha256 where given); failed rows go to the rejects."""
     mirror: Path | None = None
@@ -102,6 +104,8 @@ def _check_spec(spec: BuildSpec) -> None:
     if recipe is None:
         raise InputError(f"unknown recipe/source '{spec.recipe}' (known: {', '.join(RECIPES)})")
     need = spec.engine if recipe.needs == "engine" else spec.generator
+    if spec.localize_images and not (spec.recipe == "cosyn" and spec.engine):
+        raise InputError("--localize-images is for the cosyn recipe and needs --engine to translate the strings")
     if not need:
         flag = "--engine" if recipe.needs == "engine" else "--generator"
         raise InputError(f"the {spec.recipe} recipe needs {flag} (a {'translation engine' if flag == '--engine' else 'model that writes text'})")
@@ -152,7 +156,8 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
         for code in spec.languages:
             cfg = RecipeConfig(target=code, engine=spec.engine, generator=spec.generator,
                                options=tuple(sorted(spec.options.items())), cache_path=str(cache_path),
-                               max_new_tokens=spec.max_new_tokens, retries=spec.retries)
+                               max_new_tokens=spec.max_new_tokens, retries=spec.retries,
+                               localize_images=spec.localize_images)
             pipeline = recipe_pipeline(spec.recipe, cfg)
             if spec.fetch_images and spec.recipe != "cosyn":  # CoSyn embeds its images
                 pipeline.steps.insert(0, _fetch_step(out / "images", spec.mirror))

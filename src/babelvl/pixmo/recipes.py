@@ -41,6 +41,7 @@ class RecipeConfig:
     max_new_tokens: int = 512
     retries: int = 1
     batch_size: int = 8
+    localize_images: bool = False
 
     def option_dict(self, *, backend: bool = False) -> dict[str, Any]:
         """Options for ``load_engine`` (all), or for ``load_backend`` (without the card-only ``license``)."""
@@ -192,6 +193,48 @@ def _cosyn_accept(record: Record, text: str, checker: Any, target: LanguagePack)
     return (None, "; ".join(problems)) if problems else ({"qa_pairs": pairs}, None)
 
 
+# --- CoSyn image localization: translate visible strings, re-render in the sandbox ------------------------
+
+def _localize_step(cfg: RecipeConfig) -> Callable[[list[Record]], list[Record]]:
+    """Translate the plot's visible strings (code and data) and re-render it in the sandbox; the original
+    image is kept, with the reason, when rendering fails or no renderer fits the code."""
+    from babelvl.pixmo.localize import (extract_data_strings, extract_strings, replace_data_strings,
+                                        replace_strings)
+    from babelvl.pixmo.renderers import render_or_keep, renderer_for
+    from babelvl.translate.engines import CachedEngine, load_engine
+    from babelvl.translate.texts import translate_texts
+
+    engine = CachedEngine(load_engine(cfg.engine, **cfg.option_dict()), _cache(cfg))
+    source, target = load_language(cfg.source_language), load_language(cfg.target)
+
+    def run(batch: list[Record]) -> list[Record]:
+        out = []
+        for record in batch:
+            code, data = record.get("code") or "", record.get("data")
+            original = (record.get("image") or {}).get("bytes")
+            renderer = renderer_for({"code": code, "data": data})
+            if renderer is None or original is None:
+                out.append({**record, "render_note": "kept original: no renderer for this code"})
+                continue
+            try:
+                texts = sorted({s.value for s in extract_strings(code, data=data)} |
+                               ({s.value for s in extract_data_strings(data, code=code)} if data else set()))
+                translated, _ = translate_texts(engine, texts, source, target)
+                mapping = dict(zip(texts, translated))
+                new_code = replace_strings(code, mapping, data=data)
+                new_data = replace_data_strings(data, mapping, code=code) if data else data
+            except Exception as exc:  # a script the localizer cannot parse keeps its image, with the reason
+                out.append({**record, "render_note": f"kept original: {type(exc).__name__}: {exc}"})
+                continue
+            image, reason = render_or_keep(original, new_code, new_data, renderer)
+            out.append({**record, "image": {"bytes": image, "path": None},
+                        "code": new_code if reason is None else code, "data": new_data if reason is None else data,
+                        "render_note": "re-rendered" if reason is None else f"kept original: {reason}"})
+        return out
+
+    return run
+
+
 # --- registry ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -224,4 +267,7 @@ def recipe_pipeline(name: str, cfg: RecipeConfig) -> Pipeline:
                     kind="model", batch_size=cfg.batch_size)
     else:
         raise KeyError(name)
-    return Pipeline(f"multi-pixmo-{name}-{cfg.target}", [step])
+    steps = [step]
+    if name == "cosyn" and cfg.localize_images:
+        steps.append(Step("localize", lambda: _localize_step(cfg), kind="model", batch_size=4))
+    return Pipeline(f"multi-pixmo-{name}-{cfg.target}", steps)

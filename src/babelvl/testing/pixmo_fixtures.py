@@ -126,7 +126,7 @@ from PIL import Image
 
 
 def generate_plot(data):
-    rows = json.loads(data)
+    rows = json.loads(data) if isinstance(data, str) else data
     fig, ax = plt.subplots(figsize=(2, 1.5), dpi=50)
     ax.{kind}([r["label"] for r in rows], [r["value"] for r in rows], color="{color}")
     ax.set_title("{title}")
