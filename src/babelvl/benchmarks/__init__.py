@@ -59,6 +59,23 @@ def accuracy_by(scored: Iterable[Any], key: Callable[[Any], str | None]) -> dict
     return {name: {"accuracy": accuracy(items), "n": len(items)} for name, items in sorted(groups.items())}
 
 
+def items_by_row(benchmark: Any, rows: Any, language: str, source: str, id_of: Callable[[int], str]) -> Any:
+    """One item per data row via ``benchmark._item``; a bad row becomes a ``Rejected`` with its row and field.
+
+    Shared by the benchmarks whose items map one-to-one onto rows and whose ids derive from the row.
+    """
+    from babelvl.benchmarks.base import Rejected
+    from babelvl.data.loading import iter_rows, require_columns
+    from babelvl.errors import InputError
+
+    require_columns(rows, benchmark.required_columns, file=source, benchmark=benchmark.name)
+    for row, record in iter_rows(rows):
+        try:
+            yield benchmark._item(record, row, language, source)
+        except InputError as exc:
+            yield Rejected(benchmark.name, language, row, exc.field, exc.reason, file=source, id=id_of(row))
+
+
 def lettered_options(value: Any, *, field: str, file: str, row: int) -> dict[str, str]:
     """A list of 2 to 26 option texts (ScienceQA ``choices``, AI2D ``options``) as ``{"A": text, ...}``."""
     from babelvl.errors import InputError

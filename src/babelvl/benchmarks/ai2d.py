@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from babelvl.benchmarks import accuracy, lettered_options, option_lines, status_counts, text_or_none
+from babelvl.benchmarks import items_by_row, accuracy, lettered_options, option_lines, status_counts, text_or_none
 from babelvl.benchmarks.base import Benchmark, Item, Rejected, Scored
 from babelvl.data.images import image_bytes
-from babelvl.data.loading import iter_rows, require_columns
 from babelvl.errors import InputError
 from babelvl.languages import LanguagePack
 
@@ -29,13 +28,7 @@ class AI2D(Benchmark):
     translated_hub_id: str | None = "VillanovaAI/multi-ai2d"
 
     def iter_items(self, rows: Any, language: str, source: str) -> Iterator[Item | Rejected]:
-        require_columns(rows, self.required_columns, file=source, benchmark=self.name)
-        for row, record in iter_rows(rows):
-            try:
-                yield self._item(record, row, language, source)
-            except InputError as exc:
-                yield Rejected(self.name, language, row, exc.field, exc.reason, file=source,
-                               id=f"ai2d-{row}")
+        return items_by_row(self, rows, language, source, lambda row: f"ai2d-{row}")
 
     def _item(self, record: dict[str, Any], row: int, language: str, source: str) -> Item:
         question = text_or_none(record.get("question"))
