@@ -89,3 +89,27 @@ def test_bad_annotations_are_refused_with_file_and_line(translated, tmp_path, ca
                  "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "bad.jsonl" in err and "line 1" in err and "adequacy" in err
+
+
+def test_post_edits_from_the_assessment_flow_back_into_the_translation(translated, tmp_path):
+    plan = tmp_path / "plan"
+    main(["annotate", "plan", str(translated), "--annotators", "ana,bo", "--size", "4", "--overlap", "0",
+          "--languages", "fr", "--out", str(plan)])
+    items, assignments = load_plan(plan)
+    item = items[0]
+    annotations = tmp_path / "pe.jsonl"
+    annotations.write_text(json.dumps({"item_id": item.item_id, "annotator": "ana", "protocol": "postedit",
+                                       "values": {"post_edit": "Y a-t-il un chat sur l'image ?"}}) + "\n")
+    work = tmp_path / "work.jsonl"
+    assert main(["annotate", "to-postedit", "--plan", str(plan), "--annotations", str(annotations),
+                 "--dataset", str(translated), "--file", str(work), "--protocol", "postedit"]) == 0
+    assert main(["postedit", "import", "--out", str(translated), "--file", str(work)]) == 0
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(next((translated / "fr").glob("*.parquet"))).to_pylist()
+    edited = [r for r in rows if r["question"] == "Y a-t-il un chat sur l'image ?"]
+    # the same segment is shared by every row with that source question: all of them get the edit
+    source_question = item.source_text
+    expected = sum(1 for r in pq.read_table(next((translated / "en").glob("*.parquet"))).to_pylist()
+                   if r["question"] == source_question)
+    assert len(edited) == expected > 0

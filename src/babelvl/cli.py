@@ -197,6 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
     ex2.add_argument("--annotator", help="only this annotator's items")
     ex2.add_argument("--file", type=Path, required=True)
+    tp = an_sub.add_parser("to-postedit", help="turn post-edit annotations into a translation work file")
+    tp.add_argument("--plan", type=Path, required=True)
+    tp.add_argument("--annotations", type=Path, required=True)
+    tp.add_argument("--dataset", type=Path, required=True, help="the translated dataset folder they judged")
+    tp.add_argument("--file", type=Path, required=True, help="work file for `babelvl postedit import`")
+    tp.add_argument("--protocol", default="postedit", help="the post-edit protocol the annotations used")
     im2 = an_sub.add_parser("import", help="read a Label Studio / Argilla export into annotations JSONL")
     im2.add_argument("--plan", type=Path, required=True)
     im2.add_argument("--protocol", required=True)
@@ -348,6 +354,15 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         print(f"wrote {write_annotations(args.out, annotations, items=items)} annotations to {args.out}")
         return 0
     annotations = read_annotations(args.annotations, items=items)
+    if action == "to-postedit":
+        from babelvl.quality.to_postedit import postedit_worklist
+
+        result = postedit_worklist(items, annotations, args.dataset, out=args.file)
+        print(f"wrote {result['edits']} segment edits to {args.file}; now run: babelvl postedit import "
+              f"--out {args.dataset} --file {args.file}")
+        for skip in result["skipped"]:
+            print(f"skipped {skip['item_id']}: {skip['reason']}", file=sys.stderr)
+        return 0
     if action == "agreement":
         from babelvl.quality.analysis import agreement_report, score_annotations
 
