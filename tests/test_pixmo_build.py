@@ -170,3 +170,45 @@ def test_cosyn_images_are_localized_in_the_sandbox_or_kept_with_the_reason(tmp_p
     assert out[0]["image"]["bytes"] != source[0]["image"]["bytes"]
     assert out[1]["render_note"].startswith("kept original: error: ZeroDivisionError")
     assert out[1]["image"]["bytes"] == source[1]["image"]["bytes"] and out[1]["code"] == source[1]["code"]
+
+
+BUILD_CHILD = """
+import sys
+from pathlib import Path
+from babelvl.pixmo.build import BuildSpec, run_build
+base_url, data, out = sys.argv[1:4]
+run_build(BuildSpec(recipe="cap", languages=["fr"], out_dir=Path(out), data=data, generator="openai:writer",
+                    options={"base_url": base_url}, shard_size=4))
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_build_resumes_to_the_same_rows_without_repeating_calls(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = write_cap(tmp_path / "cap.parquet", BASE, cap_rows(BASE, count=40))
+    with FakeVLMServer(writer, delay=0.02) as server:
+        run_build(BuildSpec(recipe="cap", languages=["fr"], out_dir=tmp_path / "clean", data=str(data),
+                            generator="openai:writer", options={"base_url": server.base_url}, shard_size=4))
+        total = server.request_count
+        script = tmp_path / "child.py"
+        script.write_text(BUILD_CHILD)
+        child = subprocess.Popen([sys.executable, str(script), server.base_url, str(data), str(tmp_path / "killed")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        start, deadline = server.request_count, time.time() + 120
+        while server.request_count - start < total // 2 and time.time() < deadline:
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        done_before = server.request_count - start
+        assert 0 < done_before < total
+        before = server.request_count
+        result = run_build(BuildSpec(recipe="cap", languages=["fr"], out_dir=tmp_path / "killed", data=str(data),
+                                     generator="openai:writer", options={"base_url": server.base_url}, shard_size=4))
+        resumed_calls = server.request_count - before
+    assert result["languages"]["fr"]["shards_skipped"] > 0
+    assert resumed_calls <= total - done_before + 8  # at most the requests in flight at the kill are repeated
+    assert _rows(tmp_path / "killed" / "fr") == _rows(tmp_path / "clean" / "fr")
