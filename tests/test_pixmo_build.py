@@ -212,3 +212,31 @@ def test_a_killed_build_resumes_to_the_same_rows_without_repeating_calls(tmp_pat
     assert result["languages"]["fr"]["shards_skipped"] > 0
     assert resumed_calls <= total - done_before + 8  # at most the requests in flight at the kill are repeated
     assert _rows(tmp_path / "killed" / "fr") == _rows(tmp_path / "clean" / "fr")
+
+
+def test_vlm_modes_send_the_fetched_image_with_the_prompt(tmp_path):
+    from babelvl.testing.pixmo_fixtures import ImageServer, fixture_images
+
+    seen: list[int] = []
+
+    def vlm(prompt: str, images: list[bytes]) -> str:
+        if re.search(r"\nFrench:\s*$", prompt):
+            return translator(prompt, images)
+        seen.append(len(images))
+        if "Rédigez" in prompt:
+            return writer(prompt, images)
+        return "On voit un carré bleu posé au centre de cette image, sur un fond entièrement uni."
+
+    with ImageServer(fixture_images(2)) as images, FakeVLMServer(vlm) as server:
+        cap = write_cap(tmp_path / "cap.parquet", images.base_url, cap_rows(images.base_url, count=2))
+        run_build(BuildSpec(recipe="cap", languages=["fr"], out_dir=tmp_path / "cap", data=str(cap),
+                            generator="openai:vlm", caption_mode="vlm", options={"base_url": server.base_url}))
+        ama = write_ama(tmp_path / "ama.parquet", images.base_url, ama_rows(images.base_url, images=2, per_image=1))
+        run_build(BuildSpec(recipe="ama", languages=["fr"], out_dir=tmp_path / "ama", data=str(ama),
+                            engine="llm:openai:t", generator="openai:vlm", regenerate_answers=True,
+                            options={"base_url": server.base_url}))
+    assert seen and set(seen) == {1}  # every generation request carried exactly one image
+    assert len(_rows(tmp_path / "cap" / "fr")) == 2
+    ama_out = _rows(tmp_path / "ama" / "fr")
+    assert len(ama_out) == 2 and all(r["answer"].startswith("On voit un carré") for r in ama_out)
+    assert all(r["question"].startswith("Question 0 sur l'image") for r in ama_out)

@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--max-new-tokens", type=int, default=512)
     bp.add_argument("--retries", type=int, default=1)
     bp.add_argument("--cache", type=Path)
+    bp.add_argument("--caption-mode", choices=["text", "vlm"], default="text",
+                    help="cap: write from transcripts (text LLM) or from transcripts plus image (VLM)")
+    bp.add_argument("--regenerate-answers", action="store_true",
+                    help="ama: a VLM (--generator) rewrites answers from the image after translating questions")
     bp.add_argument("--localize-images", action="store_true",
                     help="cosyn: translate the plot's strings with --engine and re-render it in a sandbox")
     bp.add_argument("--fetch-images", action="store_true",
@@ -303,7 +307,8 @@ def cmd_build_pixmo(args: argparse.Namespace) -> int:
                      generator=args.generator, options=options, executor=args.executor, workers=args.workers,
                      ray_address=args.ray_address, shard_size=args.shard_size, limit=args.limit,
                      cache_path=args.cache, max_new_tokens=args.max_new_tokens, retries=args.retries,
-                     fetch_images=args.fetch_images, mirror=args.mirror, localize_images=args.localize_images)
+                     fetch_images=args.fetch_images, mirror=args.mirror, localize_images=args.localize_images,
+                     caption_mode=args.caption_mode, regenerate_answers=args.regenerate_answers)
     result = dry_run(spec) if args.dry_run else run_build(spec)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0

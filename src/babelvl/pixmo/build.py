@@ -55,6 +55,10 @@ class BuildSpec:
     cache_path: Path | None = None
     max_new_tokens: int = 512
     retries: int = 1
+    caption_mode: str = "text"
+    """Cap: "text" (a text-only LLM writes from the transcripts) or "vlm" (transcripts plus the image)."""
+    regenerate_answers: bool = False
+    """AMA: a VLM (--generator) rewrites each answer from the image after the question is translated."""
     localize_images: bool = False
     """CoSyn: translate the plot's visible strings (--engine) and re-render it in the sandbox."""
     fetch_images: bool = False
@@ -82,7 +86,8 @@ def _fetch_step(cache_dir: Path, mirror: Path | None) -> Step:
 
         def fn(batch: list[Record]) -> list[Record]:
             results = fetcher.fetch_many([FetchRequest(r["image_url"], r.get("image_sha256")) for r in batch])
-            return [r if res.ok else reject(r, f"{res.reason or 'failed'} ({res.error})", step="fetch")
+            return [{**r, "image_path": str(res.path)} if res.ok
+                    else reject(r, f"{res.reason or 'failed'} ({res.error})", step="fetch")
                     for r, res in zip(batch, results)]
 
         return fn
@@ -106,6 +111,11 @@ def _check_spec(spec: BuildSpec) -> None:
     need = spec.engine if recipe.needs == "engine" else spec.generator
     if spec.localize_images and not (spec.recipe == "cosyn" and spec.engine):
         raise InputError("--localize-images is for the cosyn recipe and needs --engine to translate the strings")
+    if spec.regenerate_answers and not (spec.recipe == "ama" and spec.generator and spec.engine):
+        raise InputError("--regenerate-answers is for the ama recipe and needs --engine (question) and "
+                         "--generator (a VLM that answers from the image)")
+    if spec.caption_mode not in ("text", "vlm"):
+        raise InputError(f"--caption-mode must be text or vlm, got {spec.caption_mode!r}")
     if not need:
         flag = "--engine" if recipe.needs == "engine" else "--generator"
         raise InputError(f"the {spec.recipe} recipe needs {flag} (a {'translation engine' if flag == '--engine' else 'model that writes text'})")
@@ -157,9 +167,12 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
             cfg = RecipeConfig(target=code, engine=spec.engine, generator=spec.generator,
                                options=tuple(sorted(spec.options.items())), cache_path=str(cache_path),
                                max_new_tokens=spec.max_new_tokens, retries=spec.retries,
-                               localize_images=spec.localize_images)
+                               localize_images=spec.localize_images,
+                               with_image=spec.caption_mode == "vlm" or spec.regenerate_answers,
+                               regenerate_answers=spec.regenerate_answers)
             pipeline = recipe_pipeline(spec.recipe, cfg)
-            if spec.fetch_images and spec.recipe != "cosyn":  # CoSyn embeds its images
+            needs_images = spec.caption_mode == "vlm" or spec.regenerate_answers
+            if (spec.fetch_images or needs_images) and spec.recipe != "cosyn":  # CoSyn embeds its images
                 pipeline.steps.insert(0, _fetch_step(out / "images", spec.mirror))
             pipeline.steps.append(_finalize_step(recipe.output_columns))
             task = progress.add_task(f"{spec.recipe} → {code}", total=len(loaded))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from babelvl.languages import LanguagePack, load_language
@@ -42,6 +43,11 @@ class RecipeConfig:
     retries: int = 1
     batch_size: int = 8
     localize_images: bool = False
+    with_image: bool = False
+    """Send the fetched image with each generation prompt (a VLM generator: captions from transcripts plus
+    image, answers regenerated from the image)."""
+    regenerate_answers: bool = False
+    """AMA: after translating the question, a VLM writes the answer from the image in the target language."""
 
     def option_dict(self, *, backend: bool = False) -> dict[str, Any]:
         """Options for ``load_engine`` (all), or for ``load_backend`` (without the card-only ``license``)."""
@@ -126,7 +132,9 @@ def _generation_step(cfg: RecipeConfig, make_prompt: Callable[[Record, LanguageP
             settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, temperature=0.0 if attempt == 0 else 0.7,
                                           seed=attempt)
             prompts = [make_prompt(batch[i], target) for i in todo]
-            texts = backend.generate([Request(prompt=p) for p in prompts], settings)
+            requests = [Request(prompt=p, images=(Path(batch[i]["image_path"]).read_bytes(),) if cfg.with_image else ())
+                        for i, p in zip(todo, prompts)]
+            texts = backend.generate(requests, settings)
             still = []
             for i, prompt, text in zip(todo, prompts, texts):
                 fields, problem = accept(batch[i], text, checker, target)
@@ -152,6 +160,12 @@ def _cap_accept(record: Record, text: str, checker: Any, target: LanguagePack) -
     source = " ".join(record["transcripts"])
     problems = _errors(checker, source, caption, target)
     return (None, "; ".join(problems)) if problems else ({"caption": caption}, None)
+
+
+def _answer_accept(record: Record, text: str, checker: Any, target: LanguagePack) -> tuple[dict[str, Any] | None, str | None]:
+    answer = text.strip()
+    problems = _errors(checker, record["question"], answer, target)
+    return (None, "; ".join(problems)) if problems else ({"answer": answer}, None)
 
 
 # --- CoSyn: regenerate QA pairs from code and data -------------------------------------------------------
@@ -257,8 +271,13 @@ RECIPES = {
 
 def recipe_pipeline(name: str, cfg: RecipeConfig) -> Pipeline:
     """The declared pipeline of a recipe for one target language."""
+    extra: list[Step] = []
     if name == "ama":
         step = Step("translate", lambda: _ama_step(cfg), kind="model", batch_size=cfg.batch_size)
+        if cfg.regenerate_answers:
+            extra.append(Step("answer", lambda: _generation_step(cfg, lambda r, t: r["question"], _answer_accept,
+                                                                 "ama-answer-p1", "answer"),
+                              kind="model", batch_size=cfg.batch_size))
     elif name == "cap":
         step = Step("caption", lambda: _generation_step(cfg, _cap_prompt, _cap_accept, "caption-p1", "caption"),
                     kind="model", batch_size=cfg.batch_size)
@@ -267,7 +286,7 @@ def recipe_pipeline(name: str, cfg: RecipeConfig) -> Pipeline:
                     kind="model", batch_size=cfg.batch_size)
     else:
         raise KeyError(name)
-    steps = [step]
+    steps = [step, *extra]
     if name == "cosyn" and cfg.localize_images:
         steps.append(Step("localize", lambda: _localize_step(cfg), kind="model", batch_size=4))
     return Pipeline(f"multi-pixmo-{name}-{cfg.target}", steps)
