@@ -214,6 +214,29 @@ def build_parser() -> argparse.ArgumentParser:
     im2.add_argument("--file", type=Path, required=True)
     im2.add_argument("--out", type=Path, required=True, help="annotations JSONL to write")
 
+    mx = sub.add_parser("mix", help="build a training mixture (English-only or multilingual, matched budget)",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="example: babelvl mix --source multi-pixmo/ama --source multi-pixmo/cap:0.3 "
+                               "--languages en,fr,de,it,es --budget 20000 --exclude-images-of mme=data/mme --out mix/multi")
+    mx.add_argument("--source", action="append", required=True, metavar="FOLDER[:SHARE]",
+                    help="a babelvl dataset folder (Multi-PixMo output), optionally with its share of the budget")
+    mx.add_argument("--languages", required=True)
+    mx.add_argument("--language-shares", help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
+    mx.add_argument("--budget", type=int, required=True)
+    mx.add_argument("--budget-unit", choices=["examples", "tokens"], default="examples")
+    mx.add_argument("--validation-size", type=int, default=0)
+    mx.add_argument("--image-dir", type=Path, help="where URL-based images are on disk (the fetch cache)")
+    mx.add_argument("--exclude-images-of", action="append", default=[], metavar="DATA",
+                    help="evaluation data (path or Hub id) whose images must not be trained on")
+    mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
+    mx.add_argument("--seed", type=int, default=0)
+    mx.add_argument("--out", type=Path, required=True)
+    xp = sub.add_parser("export-mixture", help="write a mixture for other trainers (TRL messages, LLaVA, ShareGPT)")
+    xp.add_argument("mixture", type=Path)
+    xp.add_argument("--format", choices=["messages", "llava", "sharegpt"], required=True)
+    xp.add_argument("--split", default="train")
+    xp.add_argument("--out", type=Path, required=True)
+
     sub.add_parser("languages", help="list the language packs that can be used")
     sub.add_parser("benchmarks", help="list the supported benchmarks")
     ss = sub.add_parser("sample-suite", help="write the sample suite as Parquet files in the real schemas")
@@ -388,6 +411,36 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mix(args: argparse.Namespace) -> int:
+    from babelvl.train.mixture import MixSource, build_mixture, eval_image_hashes
+
+    languages = _comma_list(args.languages)
+    sources = []
+    for value in args.source:
+        path, share = value, 1.0 / len(args.source)
+        head, _, tail = value.rpartition(":")
+        if head and tail.replace(".", "", 1).isdigit():
+            path, share = head, float(tail)
+        sources.append(MixSource(path=path, kind=None, languages=tuple(languages), share=share,
+                                 image_dir=str(args.image_dir) if args.image_dir else None))
+    shares = None
+    if args.language_shares:
+        shares = {k: float(v) for k, v in (p.split("=") for p in _comma_list(args.language_shares))}
+    eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of]) if args.exclude_images_of else None
+    manifest = build_mixture(sources, budget=args.budget, budget_unit=args.budget_unit, language_shares=shares,
+                             seed=args.seed, eval_images=eval_images, out_dir=args.out, on_leak=args.on_leak,
+                             validation_size=args.validation_size)
+    print(json.dumps(manifest.counts if hasattr(manifest, "counts") else {}, indent=2, default=str))
+    return 0
+
+
+def cmd_export_mixture(args: argparse.Namespace) -> int:
+    from babelvl.train.exporters import export_mixture
+
+    print(export_mixture(args.mixture, args.out, args.format, split=args.split))
+    return 0
+
+
 def cmd_languages(_: argparse.Namespace) -> int:
     from babelvl.languages import available_languages, load_language
 
@@ -423,7 +476,8 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit,
-            "build-pixmo": cmd_build_pixmo, "annotate": cmd_annotate, "languages": cmd_languages,
+            "build-pixmo": cmd_build_pixmo, "annotate": cmd_annotate,
+            "mix": cmd_mix, "export-mixture": cmd_export_mixture, "languages": cmd_languages,
             "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
 
 

@@ -26,7 +26,7 @@ from babelvl.data.card import Card, ModelUse
 from babelvl.errors import InputError
 from babelvl.io.files import write_atomic, write_json_atomic
 from babelvl.languages import load_language
-from babelvl.pipeline import Step, reject
+from babelvl.pipeline import Pipeline, Step, reject
 from babelvl.pipeline.executors import get_executor
 from babelvl.pipeline.shards import Shard, make_shards
 from babelvl.pipeline.steps import Record
@@ -95,6 +95,13 @@ def _fetch_step(cache_dir: Path, mirror: Path | None) -> Step:
     return Step("fetch", make, batch_size=32)
 
 
+def _source_step() -> Step:
+    def make():
+        return lambda batch: [{**r, "model": "source", "prompt_id": None, "babelvl_tokens_est": 0} for r in batch]
+
+    return Step("source", make, batch_size=256)
+
+
 def _finalize_step(columns: tuple[str, ...]) -> Step:
     keep = columns + PROVENANCE
 
@@ -121,7 +128,7 @@ def _check_spec(spec: BuildSpec) -> None:
         raise InputError(f"the {spec.recipe} recipe needs {flag} (a {'translation engine' if flag == '--engine' else 'model that writes text'})")
     for code in spec.languages:
         pack = load_language(code)
-        if recipe.needs == "generator" and "pixmo" not in pack.extra:
+        if code != "en" and recipe.needs == "generator" and "pixmo" not in pack.extra:
             raise InputError(f"language pack '{code}' has no pixmo prompts", file=pack.source, field="pixmo")
 
 
@@ -138,7 +145,7 @@ def dry_run(spec: BuildSpec) -> dict[str, Any]:
     prompt_chars = 600 if recipe.needs == "generator" else 0
     tokens_per_call = (per_row_chars / recipe.calls_per_row + prompt_chars) / 4 * 2  # input + similar output
     rows = len(loaded)
-    calls = rows * recipe.calls_per_row * len(spec.languages)
+    calls = rows * recipe.calls_per_row * len([c for c in spec.languages if c != "en"])  # English is copied
     return {"recipe": spec.recipe, "rows": rows, "languages": spec.languages, "model_calls": calls,
             "tokens_estimate": int(calls * tokens_per_call),
             "note": "upper bound: translation engines de-duplicate segments and the cache answers repeats"}
@@ -170,7 +177,10 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
                                localize_images=spec.localize_images,
                                with_image=spec.caption_mode == "vlm" or spec.regenerate_answers,
                                regenerate_answers=spec.regenerate_answers)
-            pipeline = recipe_pipeline(spec.recipe, cfg)
+            if code == "en":  # the source language: the original texts, as they are (a complete released set)
+                pipeline = Pipeline(f"multi-pixmo-{spec.recipe}-source", [_source_step()])
+            else:
+                pipeline = recipe_pipeline(spec.recipe, cfg)
             needs_images = spec.caption_mode == "vlm" or spec.regenerate_answers
             if (spec.fetch_images or needs_images) and spec.recipe != "cosyn":  # CoSyn embeds its images
                 pipeline.steps.insert(0, _fetch_step(out / "images", spec.mirror))
