@@ -237,6 +237,33 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--split", default="train")
     xp.add_argument("--out", type=Path, required=True)
 
+    tn = sub.add_parser("train", help="fine-tune an image-text-to-text model on a mixture (full, LoRA, QLoRA)",
+                        epilog="multi-GPU: accelerate launch -m babelvl.cli train ... (the HF Trainer handles it)")
+    tn.add_argument("--model", required=True)
+    tn.add_argument("--mixture", type=Path, required=True)
+    tn.add_argument("--method", choices=["full", "lora", "qlora"], default="lora")
+    tn.add_argument("--epochs", type=float, default=1.0)
+    tn.add_argument("--max-steps", type=int, default=-1)
+    tn.add_argument("--lr", type=float, default=2e-5)
+    tn.add_argument("--batch-size", type=int, default=4)
+    tn.add_argument("--grad-accum", type=int, default=1)
+    tn.add_argument("--save-steps", type=int, default=500)
+    tn.add_argument("--seed", type=int, default=0)
+    tn.add_argument("--out", type=Path, required=True)
+    ab = sub.add_parser("ablate", help="train each model on each mixture, evaluate, compare (English-only vs multilingual)")
+    ab.add_argument("--smoke", action="store_true",
+                    help="the CPU smoke-scale experiment: synthetic data, tiny models of 3 families, the whole loop")
+    ab.add_argument("--model", action="append", default=[], help="model (repeatable)")
+    ab.add_argument("--mixture", action="append", default=[], metavar="NAME=FOLDER", help="mixture (repeatable)")
+    ab.add_argument("--baseline", default="english")
+    ab.add_argument("--eval", action="append", default=[], metavar="BENCHMARK=DATA")
+    ab.add_argument("--languages", default="en,fr,de,it,es")
+    ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
+    ab.add_argument("--max-steps", type=int, default=30)
+    ab.add_argument("--lr", type=float, default=1e-3)
+    ab.add_argument("--eval-limit", type=int)
+    ab.add_argument("--out", type=Path, required=True)
+
     sub.add_parser("languages", help="list the language packs that can be used")
     sub.add_parser("benchmarks", help="list the supported benchmarks")
     ss = sub.add_parser("sample-suite", help="write the sample suite as Parquet files in the real schemas")
@@ -441,6 +468,44 @@ def cmd_export_mixture(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from babelvl.train.trainer import TrainSpec, train
+
+    result = train(TrainSpec(model=args.model, mixture_dir=args.mixture, out_dir=args.out, method=args.method,
+                             epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, batch_size=args.batch_size,
+                             grad_accum=args.grad_accum, save_steps=args.save_steps, seed=args.seed))
+    print(json.dumps({"steps": result.steps, "final_loss": result.final_loss,
+                      "samples_per_second": result.samples_per_second, "checkpoint": str(result.checkpoint_dir)},
+                     indent=2))
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from babelvl.train.ablate import AblationSpec, run_ablation, smoke_experiment
+
+    if args.smoke:
+        smoke_experiment(args.out, max_steps=args.max_steps)
+    else:
+        def pairs(values: list[str], flag: str) -> dict[str, str]:
+            out = {}
+            for v in values:
+                name, sep, path = v.partition("=")
+                if not sep:
+                    raise BabelvlError(f"{flag} {v!r}: use NAME=PATH")
+                out[name] = path
+            return out
+
+        if not args.model or len(args.mixture) < 2 or not args.eval:
+            raise BabelvlError("ablate needs --model, at least two --mixture NAME=FOLDER and --eval BENCHMARK=DATA "
+                               "(or --smoke)")
+        run_ablation(AblationSpec(models=args.model, mixtures=pairs(args.mixture, "--mixture"),
+                                  eval_data=pairs(args.eval, "--eval"), languages=_comma_list(args.languages),
+                                  out_dir=args.out, baseline=args.baseline, method=args.method,
+                                  max_steps=args.max_steps, lr=args.lr, eval_limit=args.eval_limit))
+    print((args.out / "ablation.md").read_text(encoding="utf-8"))
+    return 0
+
+
 def cmd_languages(_: argparse.Namespace) -> int:
     from babelvl.languages import available_languages, load_language
 
@@ -477,7 +542,7 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
 
 COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit,
             "build-pixmo": cmd_build_pixmo, "annotate": cmd_annotate,
-            "mix": cmd_mix, "export-mixture": cmd_export_mixture, "languages": cmd_languages,
+            "mix": cmd_mix, "export-mixture": cmd_export_mixture, "train": cmd_train, "ablate": cmd_ablate, "languages": cmd_languages,
             "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
 
 
