@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--languages", default="en,fr,de,it,es")
     ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
     ab.add_argument("--max-steps", type=int, default=30)
-    ab.add_argument("--lr", type=float, default=1e-3)
+    ab.add_argument("--lr", type=float, default=1e-2)
     ab.add_argument("--eval-limit", type=int)
     ab.add_argument("--out", type=Path, required=True)
 
@@ -484,7 +484,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from babelvl.train.ablate import AblationSpec, run_ablation, smoke_experiment
 
     if args.smoke:
-        smoke_experiment(args.out, max_steps=args.max_steps)
+        smoke_experiment(args.out, max_steps=args.max_steps, lr=args.lr)
     else:
         def pairs(values: list[str], flag: str) -> dict[str, str]:
             out = {}

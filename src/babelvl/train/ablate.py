@@ -179,7 +179,8 @@ def run_ablation(spec: AblationSpec, *, console: Console | None = None) -> dict[
 
 def smoke_experiment(out_dir: Path, *, families: tuple[str, ...] = ("llava", "idefics3", "paligemma"),
                      languages: tuple[str, ...] = ("en", "fr", "de", "it", "es"), per_language: int = 48,
-                     budget: int = 48, max_steps: int = 30, eval_items: int = 20, seed: int = 0) -> dict[str, Any]:
+                     budget: int = 48, max_steps: int = 30, eval_items: int = 20, seed: int = 0,
+                     lr: float = 1e-2) -> dict[str, Any]:
     """The whole loop at CPU smoke scale: synthetic data -> mixtures -> train -> evaluate -> table.
 
     A check of the machinery on tiny random-weight models, NOT the paper's result.
@@ -199,5 +200,5 @@ def smoke_experiment(out_dir: Path, *, families: tuple[str, ...] = ("llava", "id
         mixtures[name] = str(mix_dir)
     models = [str(build_tiny_vlm(f, out_dir / "models" / f)) for f in families]
     spec = AblationSpec(models=models, mixtures=mixtures, eval_data={"mmbench": str(evals)},
-                        languages=list(languages), out_dir=out_dir, max_steps=max_steps, seed=seed)
+                        languages=list(languages), out_dir=out_dir, max_steps=max_steps, seed=seed, lr=lr)
     return run_ablation(spec)
