@@ -45,7 +45,7 @@ from babelvl.errors import InputError
 from babelvl.io.files import write_atomic, write_json_atomic
 from babelvl.quality.protocols import Protocol, Scale, load_protocol
 from babelvl.quality.schema import Annotation, Assignment, SampleItem
-from babelvl.translate.postedit import ImportProblemsError, Problem, _iso_utc
+from babelvl.translate.postedit import ImportProblemsError, Problem, _iso_utc, submitted_argilla_responses
 
 log = logging.getLogger(__name__)
 
@@ -557,14 +557,7 @@ def _argilla_responses(responses: Any, where: str) -> dict[str, tuple[dict[str, 
     if not isinstance(responses, dict):
         return per_user
     for question, answers in responses.items():
-        for response in answers if isinstance(answers, list) else []:
-            if not isinstance(response, dict):
-                continue
-            status = response.get("status", "submitted")
-            if status != "submitted":
-                if status == "draft":
-                    log.warning("%s: skipping a draft response (not submitted)", where)
-                continue
+        for response in submitted_argilla_responses(answers, where):
             raw_user = response.get("user_id")
             user = "" if raw_user in (None, "None") else str(raw_user)
             answers_of, updated = per_user.get(user, ({}, None))

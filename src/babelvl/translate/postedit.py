@@ -477,6 +477,19 @@ def _read_labelstudio(tasks: list[Any]) -> _Read:
     return read
 
 
+def submitted_argilla_responses(responses: Any, where: str) -> Any:
+    """The submitted Argilla responses of one question (drafts are skipped with a warning, discarded ones
+    silently). Shared by post-edit imports and the quality-assessment interchange."""
+    for response in responses if isinstance(responses, list) else []:
+        if not isinstance(response, dict):
+            continue
+        status = response.get("status", "submitted")
+        if status == "submitted":
+            yield response
+        elif status == "draft":
+            log.warning("%s: skipping a draft response (not submitted)", where)
+
+
 def _read_argilla(records: list[Any]) -> _Read:
     read = _Read()
     field_name = f"responses.{QUESTION}[].value"
@@ -489,14 +502,7 @@ def _read_argilla(records: list[Any]) -> _Read:
         responses = (record.get("responses") or {}).get(QUESTION) or []
         answers: list[tuple[str, str | None, str | None]] = []
         broken = False
-        for response in responses:
-            if not isinstance(response, dict):
-                continue
-            status = response.get("status", "submitted")
-            if status != "submitted":
-                if status == "draft":
-                    log.warning("%s: skipping a draft response (not submitted)", where)
-                continue
+        for response in submitted_argilla_responses(responses, where):
             value = response.get("value")
             if not isinstance(value, str) or not _norm(value):
                 read.problems.append((where, field_name, "a submitted response has no "
