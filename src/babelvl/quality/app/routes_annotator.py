@@ -82,13 +82,22 @@ def _item_page(request: Request, session: Auth, store: Store, project: Project, 
                   notice="Saved." if request.query_params.get("saved") and not error else None, **nav)
 
 
-@router.get("/projects/{project_name}/items/{item_id:path}")
-def item_page(request: Request, project_name: str, item_id: str, session: Auth = Depends(require_user),
-              store: Store = Depends(get_store)) -> Response:
+def _assigned_or_404(store: Store, project_name: str, item_id: str, session: Auth) -> tuple[Project, Any]:
+    """The project and the item, only if the item is in this user's queue: the one place blinding is enforced.
+
+    Unassigned, unknown and other annotators' items all give the same 404, so nothing leaks their existence.
+    """
     project = _project_or_404(store, project_name)
     row = store.assigned_item(project.id, item_id, session.user.id)
     if row is None:
         raise HTTPException(404, NOT_IN_QUEUE)
+    return project, row
+
+
+@router.get("/projects/{project_name}/items/{item_id:path}")
+def item_page(request: Request, project_name: str, item_id: str, session: Auth = Depends(require_user),
+              store: Store = Depends(get_store)) -> Response:
+    project, row = _assigned_or_404(store, project_name, item_id, session)
     return _item_page(request, session, store, project, row, protocol=protocol_from_dict(project.protocol))
 
 
@@ -114,10 +123,7 @@ def _seconds(request: Request, session: Auth, project: Project, item_id: str, fo
 @router.post("/projects/{project_name}/items/{item_id:path}")
 def submit(request: Request, project_name: str, item_id: str, form: FormData = Depends(csrf_form),
            session: Auth = Depends(require_user), store: Store = Depends(get_store)) -> Response:
-    project = _project_or_404(store, project_name)
-    row = store.assigned_item(project.id, item_id, session.user.id)
-    if row is None:
-        raise HTTPException(404, NOT_IN_QUEUE)
+    project, row = _assigned_or_404(store, project_name, item_id, session)
     protocol = protocol_from_dict(project.protocol)
     target = json.loads(row["data"])["target_text"]
     try:
@@ -145,10 +151,7 @@ def _image_file(request: Request, item_row: Any) -> Path | None:
 @router.get("/projects/{project_name}/images/{item_id:path}")
 def image(request: Request, project_name: str, item_id: str, session: Auth = Depends(require_user),
           store: Store = Depends(get_store)) -> Response:
-    project = _project_or_404(store, project_name)
-    row = store.assigned_item(project.id, item_id, session.user.id)
-    if row is None:
-        raise HTTPException(404, NOT_IN_QUEUE)
+    project, row = _assigned_or_404(store, project_name, item_id, session)
     headers = {"Cache-Control": "private, max-age=3600"}
     if row["image"] is not None:
         return Response(row["image"], media_type=row["image_type"], headers=headers)
