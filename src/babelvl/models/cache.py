@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from babelvl.errors import BabelvlError
 from babelvl.models.base import Backend, GenerationSettings, Request
@@ -94,6 +94,10 @@ class ResponseCache:
             raise
         conn.execute("COMMIT")
 
+    def put(self, key: str, value: str) -> None:
+        """Store one answer now (a stream stores each answer as it returns)."""
+        self.put_many([(key, value)])
+
     def __len__(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
@@ -141,32 +145,44 @@ def through_cache(cache: ResponseCache, keys: Sequence[str], compute: Callable[[
 
 
 class CachedBackend(Backend):
-    """Wraps a backend: answers from the cache, sends only the misses, stores each chunk as soon as it returns.
+    """Wraps a backend: answers from the cache, sends only the misses, stores each answer as soon as it returns.
 
-    A crash therefore loses at most the chunk in flight. ``hits`` and ``misses`` count requests over the lifetime
-    of this object.
+    A crash therefore repeats at most the requests in flight. ``hits`` and ``misses`` count requests over the
+    lifetime of this object (``stats``).
     """
 
     def __init__(self, backend: Backend, cache: ResponseCache) -> None:
+        from babelvl.models.window import StreamStats
+
         self.inner = backend
         self.cache = cache
         self.batch_size = backend.batch_size
-        self.hits = 0
-        self.misses = 0
-        self._count_lock = threading.Lock()
+        self.stats = StreamStats()
+
+    @property
+    def hits(self) -> int:
+        return self.stats.hits
+
+    @property
+    def misses(self) -> int:
+        return self.stats.misses
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
 
-    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
+    def generate_stream(self, requests: Iterable[Request | object], settings: GenerationSettings
+                        ) -> Iterator[tuple[int, str]]:
+        """``(index, answer)`` in completion order through the inner backend's window, cached on return."""
+        from babelvl.models.window import stream_through
+
         identity = self.inner.identity()
-        keys = [cache_key(identity, settings, request) for request in requests]
-        answers, missed = through_cache(
-            self.cache, keys, lambda indices: self.inner.generate([requests[i] for i in indices], settings),
-            chunk_size=self.inner.batch_size, who=f"backend {identity}")
-        with self._count_lock:
-            self.hits += len(requests) - missed
-            self.misses += missed
+        return stream_through(self.inner.open_window(settings), requests, cache=self.cache,
+                              key=lambda request: cache_key(identity, settings, request), stats=self.stats)
+
+    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
+        answers: list[str] = [""] * len(requests)
+        for index, answer in self.generate_stream(requests, settings):
+            answers[index] = answer
         return answers
 
     def close(self) -> None:
