@@ -39,17 +39,36 @@ def _data_options(values: list[str] | None, benchmarks: list[str]) -> dict[str, 
     return out
 
 
+def _add_server_options(p: argparse.ArgumentParser) -> None:
+    """The one definition of how a command talks to an OpenAI-compatible model server (openai: models,
+    llm:openai: engines): every command that can do so adds this group and reads it with ``_server_options``."""
+    g = p.add_argument_group("model server (openai:MODEL and llm:openai:MODEL)")
+    g.add_argument("--api-base", help="server URL, e.g. http://localhost:8000/v1")
+    g.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY, or none for local servers); never stored")
+    g.add_argument("--concurrency", type=int, default=64,
+                   help="requests kept in flight at the server: a sliding window, refilled as each answer "
+                        "returns (match the server's batch slots, e.g. vLLM --max-num-seqs) (default: %(default)s)")
+    g.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default: %(default)s)")
+
+
+def _server_options(args: argparse.Namespace) -> dict[str, object]:
+    """Backend/engine keyword options from the server group (``None`` values are dropped by the loaders)."""
+    if args.concurrency < 1:
+        raise BabelvlError(f"--concurrency must be at least 1, got {args.concurrency}")
+    return {"base_url": args.api_base, "api_key": args.api_key, "concurrency": args.concurrency,
+            "timeout": args.timeout}
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", required=True,
                    help="Hub id or local folder (transformers), or openai:MODEL for an OpenAI-compatible server")
-    g.add_argument("--api-base", help="server URL for openai: models, e.g. http://localhost:8000/v1")
-    g.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY, or none for local servers)")
-    g.add_argument("--concurrency", type=int, default=8, help="parallel requests to an API server")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds per API request")
+    _add_server_options(p)
     g.add_argument("--device", default="auto", help="transformers device: auto, cpu, cuda, cuda:1 ...")
     g.add_argument("--dtype", default="auto", help="transformers dtype: auto, float32, bfloat16, float16")
-    g.add_argument("--batch-size", type=int, default=8, help="items per generate() call")
+    g.add_argument("--batch-size", type=int, default=8,
+                   help="items per batch of an in-process model; a server model keeps --concurrency requests "
+                        "in flight instead (default: %(default)s)")
     g.add_argument("--max-new-tokens", type=int, default=32)
     g.add_argument("--temperature", type=float, default=0.0)
     g.add_argument("--seed", type=int, default=0)
@@ -110,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--engine", required=True)
     tr.add_argument("--fallback-engine", help="engine for segments that still fail checks after retries")
     tr.add_argument("--retries", type=int, default=1, help="retries with other prompts for failed segments")
-    tr.add_argument("--api-base", help="server URL for llm:openai: engines")
+    _add_server_options(tr)
     tr.add_argument("--license", help="license of an llm: engine's model, recorded in the card")
     tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
@@ -145,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--languages", required=True)
     bp.add_argument("--engine", help="translation engine (ama): llm:..., mt:..., gguf:...")
     bp.add_argument("--generator", help="model that writes (cap, cosyn): openai:MODEL or a local path")
-    bp.add_argument("--api-base", help="OpenAI-compatible server URL")
+    _add_server_options(bp)
     bp.add_argument("--license", help="license of the engine/generator model (recorded in the card)")
     bp.add_argument("--executor", choices=["local", "ray"], default="local")
     bp.add_argument("--workers", type=int, default=1)
@@ -287,8 +306,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     languages = [p.code for p in parse_language_list(args.languages)]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                                   seed=args.seed)
-    backend = load_backend(args.model, base_url=args.api_base, api_key=args.api_key,
-                           concurrency=args.concurrency, timeout=args.timeout, device=args.device,
+    backend = load_backend(args.model, **_server_options(args), device=args.device,
                            dtype=args.dtype, batch_size=args.batch_size)
     spec = EvalSpec(benchmarks=benchmarks, languages=languages, out_dir=args.out,
                     data=_data_options(args.data, benchmarks), suite=args.suite, parser=args.parser,
@@ -321,7 +339,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from babelvl.translate.pipeline import TranslateSpec, run_translate
 
     languages = [p.code for p in parse_language_list(args.languages)]
-    options = {k: v for k, v in {"base_url": args.api_base, "license": args.license}.items() if v}
+    options = {k: v for k, v in {**_server_options(args), "license": args.license}.items() if v}
     spec = TranslateSpec(data=args.data, languages=languages, out_dir=args.out, engine=args.engine,
                          benchmark=args.benchmark, fields=args.fields, options_field=args.options_field,
                          config=args.config, split=args.split, source_language=args.source_language,
@@ -351,7 +369,7 @@ def cmd_build_pixmo(args: argparse.Namespace) -> int:
     from babelvl.languages import parse_language_list
     from babelvl.pixmo.build import BuildSpec, dry_run, run_build
 
-    options = {k: v for k, v in {"base_url": args.api_base, "license": args.license}.items() if v}
+    options = {k: v for k, v in {**_server_options(args), "license": args.license}.items() if v}
     spec = BuildSpec(recipe=args.source, languages=[p.code for p in parse_language_list(args.languages)],
                      out_dir=args.out, data=args.data, config=args.config, split=args.split, engine=args.engine,
                      generator=args.generator, options=options, executor=args.executor, workers=args.workers,

@@ -13,9 +13,8 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from babelvl.errors import BabelvlError
 from babelvl.models.base import Backend, GenerationSettings, Request
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL NOT NULL)"
@@ -114,34 +113,6 @@ class ResponseCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def through_cache(cache: ResponseCache, keys: Sequence[str], compute: Callable[[list[int]], list[str]], *,
-                  chunk_size: int, who: str) -> tuple[list[str], int]:
-    """Answer ``keys`` from ``cache``; compute the misses in chunks, storing each chunk as soon as it returns.
-
-    Identical keys are computed once. ``compute`` gets the indices (into ``keys``) of one chunk of distinct
-    misses and returns one text each. Returns the answers in order and the number of missed positions.
-    Shared by the response cache of model backends and the translation cache of engines.
-    """
-    cached = cache.get_many(list(keys))
-    answers: list[str | None] = [cached.get(key) for key in keys]
-    pending: dict[str, list[int]] = {}
-    for index, (key, answer) in enumerate(zip(keys, answers)):
-        if answer is None:
-            pending.setdefault(key, []).append(index)
-    todo = list(pending.items())
-    step = max(1, chunk_size)
-    for start in range(0, len(todo), step):
-        chunk = todo[start : start + step]
-        texts = compute([indices[0] for _, indices in chunk])
-        if len(texts) != len(chunk):
-            raise BabelvlError(f"{who} returned {len(texts)} answers for {len(chunk)} requests")
-        cache.put_many((key, text) for (key, _), text in zip(chunk, texts))
-        for (_, indices), text in zip(chunk, texts):
-            for index in indices:
-                answers[index] = text
-    return [a if a is not None else "" for a in answers], sum(len(v) for v in pending.values())
 
 
 class CachedBackend(Backend):

@@ -160,6 +160,7 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
     out.mkdir(parents=True, exist_ok=True)
     cache_path = spec.cache_path or out / "cache.sqlite"
     write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": str(out), "cache_path": str(cache_path),
+                                                "options": {k: v for k, v in spec.options.items() if k != "api_key"},
                                                 "mirror": str(spec.mirror) if spec.mirror else None})
     from babelvl.models import ResponseCache
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from babelvl.languages import LanguagePack
+
+if TYPE_CHECKING:
+    from babelvl.models.window import Window
 
 
 def segment_id(masked_text: str) -> str:
@@ -60,6 +63,16 @@ class SegmentTranslation:
     """The engine's output before a human post-edit replaced ``target``."""
 
 
+@dataclass(frozen=True)
+class TranslationJob:
+    """One text to translate, as a stream of engine calls carries it (languages and retries mixed)."""
+
+    text: str
+    source: LanguagePack
+    target: LanguagePack
+    variant: int = 0
+
+
 class Engine(ABC):
     """A translation engine: a batch of masked texts in, translations out, in order.
 
@@ -87,6 +100,26 @@ class Engine(ABC):
     def prompt_id(self, variant: int = 0) -> str:
         """Names the prompt that ``variant`` uses, for provenance."""
         return f"default-v{variant}"
+
+    def open_window(self) -> "Window[TranslationJob, str]":
+        """Where a stream of jobs goes: batches of ``batch_size`` (one ``translate`` call per language pair and
+        variant in a batch). Engines behind a model server override it with the server's sliding window."""
+        from babelvl.models.window import BatchWindow
+
+        def run(jobs: list[TranslationJob]) -> list[str]:
+            groups: dict[tuple[str, str, int], list[int]] = {}
+            for i, job in enumerate(jobs):
+                groups.setdefault((job.source.code, job.target.code, job.variant), []).append(i)
+            out = [""] * len(jobs)
+            for indices in groups.values():
+                first = jobs[indices[0]]
+                texts = self.translate([jobs[i].text for i in indices], first.source, first.target,
+                                       variant=first.variant)
+                for i, text in zip(indices, texts):
+                    out[i] = text
+            return out
+
+        return BatchWindow(run, self.batch_size)
 
     def close(self) -> None:  # pragma: no cover - default no-op
         """Release resources."""

@@ -30,9 +30,13 @@ from babelvl.models import ResponseCache
 from babelvl.translate.assemble import assemble_columns
 from babelvl.translate.base import SegmentTranslation
 from babelvl.translate.plan import Plan, build_plan
-from babelvl.translate.segment_job import EngineSlot, translate_segments
+from babelvl.translate.segment_job import EngineSlot, translate_languages
 from babelvl.translate.specs import FieldSpec, spec_for
 from babelvl.translate.writer import write_rows
+
+
+#: options never written to a run file
+SECRET_OPTIONS = frozenset({"api_key"})
 
 
 @dataclass
@@ -62,6 +66,7 @@ class TranslateSpec:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
+        d["engine_options"] = {k: v for k, v in self.engine_options.items() if k not in SECRET_OPTIONS}
         d["out_dir"] = str(self.out_dir)
         d["cache_path"] = str(self.cache_path) if self.cache_path else None
         return d
@@ -119,6 +124,18 @@ class _Uncached:
         self.misses += len(texts)
         return self.inner.translate(texts, source, target, variant=variant)
 
+    def translate_stream(self, jobs: Any) -> Any:
+        from babelvl.models.window import stream_through
+
+        return stream_through(self.inner.open_window(), self._count(jobs))
+
+    def _count(self, jobs: Any) -> Any:
+        from babelvl.translate.base import TranslationJob
+
+        for job in jobs:
+            self.misses += isinstance(job, TranslationJob)
+            yield job
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
@@ -172,13 +189,16 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
                                                              "language": source.code, "fields": {}})
                                                  for i in range(len(rows))]},
                    out / source.code / f"{split}-00000-of-00001.parquet")
+        tasks = {t.code: progress.add_task(f"translate {source.code}→{t.code}", total=len(plan.segments))
+                 for t in targets}
+        # every language and retry pass in one stream of engine calls (one window at a model server)
+        by_language = translate_languages(
+            plan.segments, plan.segment_values, plan.segment_fields, source=source, targets=targets,
+            engines=slots, retries=spec.retries, checker=checker, edits=edits,
+            advance=lambda code, n: progress.advance(tasks[code], n))
         for target in targets:
-            task = progress.add_task(f"translate {source.code}→{target.code}", total=len(plan.segments))
-            translations = translate_segments(
-                plan.segments, plan.segment_values, plan.segment_fields, source=source, target=target,
-                engines=slots, retries=spec.retries, checker=checker, edits=edits,
-                advance=lambda n, t=task: progress.advance(t, n))
-            progress.update(task, completed=len(plan.segments))
+            translations = by_language[target.code]
+            progress.update(tasks[target.code], completed=len(plan.segments))
             if spec.back_translate:
                 _back_translate(translations, slots[0], source, target, spec.back_translation_threshold)
             columns, problems = assemble_columns(plan, field_spec, answers, translations, source=source,

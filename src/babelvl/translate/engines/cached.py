@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from babelvl.languages import LanguagePack
 from babelvl.models import ResponseCache
-from babelvl.models.cache import through_cache
-from babelvl.translate.base import Engine
+from babelvl.models.window import StreamStats, stream_through
+from babelvl.translate.base import Engine, TranslationJob
 from babelvl.translate.engines.prompts import prompt_material
 
 #: identity fields that describe an engine without changing its output: stating a license must not void a cache
@@ -39,10 +38,10 @@ def translation_key(identity: Mapping[str, Any], prompt_id: str, source: Languag
 
 
 class CachedEngine(Engine):
-    """Wraps an engine: answers from the cache and sends only the misses, in chunks of the engine's batch size.
+    """Wraps an engine: answers from the cache and sends only the misses through the engine's window.
 
-    Each chunk is stored as soon as it returns, so a killed run loses at most one chunk. Identical texts in one call
-    are translated once. ``hits`` and ``misses`` count texts over the lifetime of this object.
+    Each answer is stored as soon as it returns, so a killed run repeats at most the requests in flight. Identical
+    texts are translated once. ``hits`` and ``misses`` count texts over the lifetime of this object.
     """
 
     def __init__(self, engine: Engine, cache: ResponseCache) -> None:
@@ -51,9 +50,15 @@ class CachedEngine(Engine):
         self.batch_size = engine.batch_size
         self.license = engine.license
         self.low_quality = engine.low_quality
-        self.hits = 0
-        self.misses = 0
-        self._count_lock = threading.Lock()
+        self.stats = StreamStats()
+
+    @property
+    def hits(self) -> int:
+        return self.stats.hits
+
+    @property
+    def misses(self) -> int:
+        return self.stats.misses
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
@@ -61,18 +66,25 @@ class CachedEngine(Engine):
     def prompt_id(self, variant: int = 0) -> str:
         return self.inner.prompt_id(variant)
 
+    def translate_stream(self, jobs: Iterable[TranslationJob | object]) -> Iterator[tuple[int, str]]:
+        """``(index, translation)`` as each returns; ``jobs`` may mix languages and variants, be produced lazily
+        and hold ``models.window.WAIT`` (a producer of retries waits for answers)."""
+        identity = self.inner.identity()
+        prompt_ids: dict[int, str] = {}
+
+        def key(job: TranslationJob) -> str:
+            if job.variant not in prompt_ids:
+                prompt_ids[job.variant] = self.inner.prompt_id(job.variant)
+            return translation_key(identity, prompt_ids[job.variant], job.source, job.target, job.text)
+
+        return stream_through(self.inner.open_window(), jobs, cache=self.cache, key=key, stats=self.stats)
+
     def translate(self, texts: Sequence[str], source: LanguagePack, target: LanguagePack, *,
                   variant: int = 0) -> list[str]:
-        identity, prompt_id = self.inner.identity(), self.inner.prompt_id(variant)
-        keys = [translation_key(identity, prompt_id, source, target, text) for text in texts]
-        answers, missed = through_cache(
-            self.cache, keys,
-            lambda indices: self.inner.translate([texts[i] for i in indices], source, target, variant=variant),
-            chunk_size=self.inner.batch_size, who=f"engine {identity}")
-        with self._count_lock:
-            self.hits += len(texts) - missed
-            self.misses += missed
-        return answers
+        out = [""] * len(texts)
+        for index, text in self.translate_stream(TranslationJob(t, source, target, variant) for t in texts):
+            out[index] = text
+        return out
 
     def close(self) -> None:
         self.inner.close()

@@ -11,7 +11,8 @@ from typing import Any, Sequence
 from babelvl.errors import BabelvlError
 from babelvl.languages import LanguagePack
 from babelvl.models import Backend, GenerationSettings, Request, load_backend
-from babelvl.translate.base import Engine
+from babelvl.models.window import MappedWindow, Window
+from babelvl.translate.base import Engine, TranslationJob
 from babelvl.translate.engines.prompts import PROMPT_VERSION, chat_prompt, clean_output, validate_variant
 
 #: greedy decoding, with room for a long hint or question
@@ -60,6 +61,16 @@ class LLMEngine(Engine):
 
     def prompt_id(self, variant: int = 0) -> str:
         return f"chat-p{PROMPT_VERSION}-v{validate_variant(variant)}"
+
+    def open_window(self) -> Window[TranslationJob, str]:
+        """The backend's own window (a server's sliding window), with the chat prompt and output cleaning."""
+
+        def request(job: TranslationJob) -> Request:
+            prompt = chat_prompt(job.text, job.source, job.target, job.variant)
+            return Request(prompt=prompt.user, system=prompt.system)
+
+        return MappedWindow(self.backend.open_window(self.settings), request,
+                            lambda job, answer: clean_output(answer, job.text, job.target, job.source))
 
     def translate(self, texts: Sequence[str], source: LanguagePack, target: LanguagePack, *,
                   variant: int = 0) -> list[str]:
