@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.errors import InputError
@@ -153,14 +154,13 @@ def dry_run(spec: BuildSpec) -> dict[str, Any]:
 
 def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, Any]:
     _check_spec(spec)
-    console = console or Console(stderr=True)
+    console = console or ui.console()
     recipe = RECIPES[spec.recipe]
     loaded = load_source(recipe.source, spec.data, config=spec.config, split=spec.split, limit=spec.limit)
     out = spec.out_dir
     out.mkdir(parents=True, exist_ok=True)
     cache_path = spec.cache_path or out / "cache.sqlite"
     write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": str(out), "cache_path": str(cache_path),
-                                                "options": {k: v for k, v in spec.options.items() if k != "api_key"},
                                                 "mirror": str(spec.mirror) if spec.mirror else None})
     from babelvl.models import ResponseCache
 

@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.data.loading import load_rows
@@ -33,10 +34,6 @@ from babelvl.translate.plan import Plan, build_plan
 from babelvl.translate.segment_job import EngineSlot, translate_languages
 from babelvl.translate.specs import FieldSpec, spec_for
 from babelvl.translate.writer import write_rows
-
-
-#: options never written to a run file
-SECRET_OPTIONS = frozenset({"api_key"})
 
 
 @dataclass
@@ -66,7 +63,6 @@ class TranslateSpec:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d["engine_options"] = {k: v for k, v in self.engine_options.items() if k not in SECRET_OPTIONS}
         d["out_dir"] = str(self.out_dir)
         d["cache_path"] = str(self.cache_path) if self.cache_path else None
         return d
@@ -158,7 +154,7 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     from babelvl.translate.langid import LanguageDetector
     from babelvl.translate.quality_report import build_quality_report, write_quality_report
 
-    console = console or Console(stderr=True)
+    console = console or ui.console()
     started = time.perf_counter()
     source = load_language(spec.source_language)
     targets = [load_language(code) for code in spec.languages if code != spec.source_language]
