@@ -42,7 +42,7 @@ def test_in_flight_stays_at_the_concurrency_while_there_is_work() -> None:
     mean, low = in_flight_between(log, full, last_arrival)
     # a barrier per batch drains to 1 while the slowest request of the batch finishes; a window refills at once
     assert mean >= 0.8 * concurrency, (mean, low)
-    assert low >= concurrency // 2, (mean, low)
+    assert low >= 2, (mean, low)  # a batch barrier drains to 1 each time; a window only dips while refilling
 
 
 def test_each_answer_is_in_the_cache_before_it_is_yielded(tmp_path: Path) -> None:
