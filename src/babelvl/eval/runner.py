@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
@@ -46,6 +46,7 @@ class EvalSpec:
     limit: int | None = None
     cache_path: Path | None = None
     batch_size: int | None = None
+    """Recorded only: an in-process backend batches by its own ``batch_size``, a server keeps its window full."""
 
 
 @dataclass
@@ -102,7 +103,6 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = ResponseCache(spec.cache_path or out_dir / "cache.sqlite")
     cached = CachedBackend(backend, cache)
-    batch_size = spec.batch_size or max(1, backend.batch_size)
     fingerprint = {"babelvl_version": __version__, "model": backend.identity(),
                    "settings": spec.settings.as_dict(), "parser": spec.parser,
                    "benchmarks": spec.benchmarks, "languages": spec.languages,
@@ -114,20 +114,23 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     results: dict[str, Any] = {}
     rejects_summary: dict[str, dict[str, int]] = {}
     with _progress(console) as progress:
+        parts = []
         for bench in benchmarks:
             for language in spec.languages:
                 source = source_for(bench, language, data=spec.data.get(bench.name), suite=spec.suite)
                 rows = load_rows(source.source, config=source.config, split=source.split,
                                  language=language)
                 task = progress.add_task(f"{bench.name}/{language}", total=len(rows), rate="-")
-                rejected = _run_one(bench, language, rows, source.source, packs[language], spec,
-                                    cached, batch_size, out_dir, stats, progress, task, after_batch)
-                rejects_summary.setdefault(bench.name, {})[language] = len(rejected)
-                records = read_jsonl_tolerant(_records_path(out_dir, bench.name, language))
-                metrics = bench.metrics([record_to_scored(r) for r in records])
-                results.setdefault(bench.name, {})[language] = with_provenance(
-                    metrics, benchmark=bench.name, language=language, parser=spec.parser,
-                    data=source.source, rejected=len(rejected))
+                parts.append(_Part(bench, language, rows, source.source, packs[language], task,
+                                   _records_path(out_dir, bench.name, language)))
+        _run_parts(parts, spec, cached, out_dir, stats, progress, after_batch)
+        for part in parts:
+            rejects_summary.setdefault(part.bench.name, {})[part.language] = len(part.rejected)
+            records = read_jsonl_tolerant(part.records_path)
+            metrics = part.bench.metrics([record_to_scored(r) for r in records])
+            results.setdefault(part.bench.name, {})[part.language] = with_provenance(
+                metrics, benchmark=part.bench.name, language=part.language, parser=spec.parser,
+                data=part.source, rejected=len(part.rejected))
     stats.seconds = time.perf_counter() - started
     stats.model_calls, stats.cache_hits = cached.misses, cached.hits
 
@@ -148,60 +151,91 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     return summary
 
 
-def _run_one(bench: Benchmark, language: str, rows: Any, source: str, pack: Any, spec: EvalSpec,
-             cached: CachedBackend, batch_size: int, out_dir: Path, stats: RunStats,
-             progress: Progress, task: Any, after_batch: Callable[[int], None] | None) -> list[Rejected]:
-    records_path = _records_path(out_dir, bench.name, language)
-    done = {r["id"] for r in read_jsonl_tolerant(records_path)}
-    rejected: list[Rejected] = []
-    seen: set[str] = set()
-    batch: list[Item] = []
+@dataclass
+class _Part:
+    """One benchmark in one language: its rows, records file and the reorder buffer of its records."""
+
+    bench: Benchmark
+    language: str
+    rows: Any
+    source: str
+    pack: Any
+    task: Any
+    records_path: Path
+    rejected: list[Rejected] = field(default_factory=list)
+    produced: int = 0
+    next_to_write: int = 0
+    finished: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def _run_parts(parts: list[_Part], spec: EvalSpec, cached: CachedBackend, out_dir: Path, stats: RunStats,
+               progress: Progress, after_batch: Callable[[int], None] | None) -> None:
+    """Stream every part's items through the model's window at once; write each part's records in item order.
+
+    Items are produced lazily and sent as the window has room (a server keeps ``--concurrency`` requests in
+    flight across all benchmarks and languages, with no pause between them; an in-process model gets its
+    batches). Answers come back in completion order and are cached as each returns; records wait in a small
+    reorder buffer per part, so a records file is in item order and the same whether the run was interrupted
+    or not.
+    """
+    in_flight: dict[int, tuple[_Part, int, Item, str]] = {}  # stream index -> (part, index in part, item, prompt)
+    appenders: dict[int, JsonlAppender] = {}
     t0, finished_here = time.perf_counter(), 0
 
-    def flush(appender: JsonlAppender) -> None:
-        nonlocal finished_here
-        if not batch:
-            return
-        prompts = [bench.prompt(item, pack) for item in batch]
-        requests = [Request(prompt=p, images=tuple(item.images)) for p, item in zip(prompts, batch)]
-        responses = cached.generate(requests, spec.settings)
-        appender.write_many(
-            scored_to_record(judge(bench, item, resp, pack, spec.parser), benchmark=bench.name,
-                             prompt=prompt, response=resp)
-            for item, prompt, resp in zip(batch, prompts, responses))
-        finished_here += len(batch)
-        stats.items += len(batch)
-        elapsed = time.perf_counter() - t0
-        progress.update(task, completed=batch[-1].row + 1,
-                        rate=f"{finished_here / elapsed:.1f}" if elapsed else "-")
-        batch.clear()
-        if after_batch is not None:
-            after_batch(stats.items)
+    def produce() -> Iterator[Request]:
+        produced = 0
+        for part in parts:
+            done = {r["id"] for r in read_jsonl_tolerant(part.records_path)}
+            appenders[id(part)] = JsonlAppender(part.records_path)
+            seen: set[str] = set()
+            n_items = 0
+            for obj in part.bench.iter_items(part.rows, part.language, part.source):
+                if isinstance(obj, Rejected):
+                    part.rejected.append(obj)
+                    continue
+                if obj.id in seen:
+                    part.rejected.append(Rejected(part.bench.name, part.language, obj.row, "id",
+                                                  f"duplicate item id '{obj.id}'", file=part.source, id=obj.id))
+                    continue
+                seen.add(obj.id)
+                if spec.limit is not None and n_items >= spec.limit:
+                    break
+                n_items += 1
+                if obj.id in done:
+                    stats.skipped_done += 1
+                    progress.update(part.task, advance=1)
+                    continue
+                prompt = part.bench.prompt(obj, part.pack)
+                in_flight[produced] = (part, part.produced, obj, prompt)
+                part.produced += 1
+                produced += 1
+                yield Request(prompt=prompt, images=tuple(obj.images))
 
-    n_items = 0
-    with JsonlAppender(records_path) as appender:
-        for obj in bench.iter_items(rows, language, source):
-            if isinstance(obj, Rejected):
-                rejected.append(obj)
+    try:
+        for index, response in cached.generate_stream(produce(), spec.settings):
+            part, local, item, prompt = in_flight.pop(index)
+            part.finished[local] = scored_to_record(
+                judge(part.bench, item, response, part.pack, spec.parser), benchmark=part.bench.name,
+                prompt=prompt, response=response)
+            ready = []
+            while part.next_to_write in part.finished:
+                ready.append(part.finished.pop(part.next_to_write))
+                part.next_to_write += 1
+            if not ready:
                 continue
-            if obj.id in seen:
-                rejected.append(Rejected(bench.name, language, obj.row, "id",
-                                         f"duplicate item id '{obj.id}'", file=source, id=obj.id))
-                continue
-            seen.add(obj.id)
-            if spec.limit is not None and n_items >= spec.limit:
-                break
-            n_items += 1
-            if obj.id in done:
-                stats.skipped_done += 1
-                progress.update(task, completed=obj.row + 1)
-                continue
-            batch.append(obj)
-            if len(batch) >= batch_size:
-                flush(appender)
-        flush(appender)
-    progress.update(task, completed=len(rows))
-    stats.rejected += len(rejected)
-    write_json_atomic(out_dir / "rejects" / bench.name / f"{language}.json",
-                      [asdict(r) for r in rejected])
-    return rejected
+            appenders[id(part)].write_many(ready)
+            finished_here += len(ready)
+            stats.items += len(ready)
+            elapsed = time.perf_counter() - t0
+            progress.update(part.task, advance=len(ready),
+                            rate=f"{finished_here / elapsed:.1f}" if elapsed else "-")
+            if after_batch is not None:
+                after_batch(stats.items)
+    finally:
+        for appender in appenders.values():
+            appender.close()
+    for part in parts:
+        progress.update(part.task, completed=len(part.rows))
+        stats.rejected += len(part.rejected)
+        write_json_atomic(out_dir / "rejects" / part.bench.name / f"{part.language}.json",
+                          [asdict(r) for r in part.rejected])
