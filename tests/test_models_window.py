@@ -134,3 +134,19 @@ def test_in_process_backends_stream_in_their_batches() -> None:
     got = dict(Recording().generate_stream([Request(f"q{i}") for i in range(7)], SETTINGS))
     assert got == {i: f"Q{i}" for i in range(7)}
     assert [len(b) for b in batches] == [3, 3, 1]
+
+
+def test_streams_running_at_once_send_a_request_once(tmp_path: Path) -> None:
+    """Build workers stream different shards through one cached model: a request in flight in one stream is
+    not sent again by another; the second takes the first one's answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with FakeVLMServer(delay=0.2) as server:
+        backend = CachedBackend(backend_for(server, 8), ResponseCache(tmp_path / "c.sqlite"))
+        shards = [[Request(f"shared {i}") for i in range(4)] + [Request(f"own {s} {i}") for i in range(2)]
+                  for s in range(3)]
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(lambda shard: dict(backend.generate_stream(shard, SETTINGS)), shards))
+        for shard, got in zip(shards, results):
+            assert got == {i: echo_images(r.prompt, []) for i, r in enumerate(shard)}
+        assert server.request_count == 4 + 3 * 2

@@ -123,12 +123,13 @@ class CachedBackend(Backend):
     """
 
     def __init__(self, backend: Backend, cache: ResponseCache) -> None:
-        from babelvl.models.window import StreamStats
+        from babelvl.models.window import InFlight, StreamStats
 
         self.inner = backend
         self.cache = cache
         self.batch_size = backend.batch_size
         self.stats = StreamStats()
+        self.in_flight = InFlight()  # streams of this object running at once send a request once
 
     @property
     def hits(self) -> int:
@@ -148,7 +149,8 @@ class CachedBackend(Backend):
 
         identity = self.inner.identity()
         return stream_through(self.inner.open_window(settings), requests, cache=self.cache,
-                              key=lambda request: cache_key(identity, settings, request), stats=self.stats)
+                              key=lambda request: cache_key(identity, settings, request), stats=self.stats,
+                              shared=self.in_flight)
 
     def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
         answers: list[str] = [""] * len(requests)

@@ -202,19 +202,54 @@ class StreamStats:
 
 _END = object()
 
+class _Claim:
+    """A key being answered by one stream; others wait on ``done`` and read ``answer`` (None: given up)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: str | None = None
+
+
+class InFlight:
+    """Keys being answered by some stream of one cached model, so that concurrent streams (build workers on
+    different shards) send an identical request once: a second stream waits for the first one's answer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claims: dict[str, _Claim] = {}
+
+    def claim(self, key: str) -> _Claim | None:
+        """None when the caller now owns ``key`` (it must ``resolve`` it); else the claim to wait on."""
+        with self._lock:
+            if key in self._claims:
+                return self._claims[key]
+            self._claims[key] = _Claim()
+            return None
+
+    def resolve(self, key: str, answer: str | None) -> None:
+        """The owner's answer (None: it gave up, e.g. after an error)."""
+        with self._lock:
+            claim = self._claims.pop(key, None)
+        if claim is not None:
+            claim.answer = answer
+            claim.done.set()
+
+
 #: requests read ahead for one cache lookup (one SQL query), unless the producer waits first
 LOOKUP_CHUNK = 64
 
 
 def stream_through(window: Window[T, str], items: Iterable[T | _Wait], *,
                    cache: StreamCache | None = None, key: Callable[[T], str] | None = None,
-                   stats: StreamStats | None = None) -> Iterator[tuple[int, str]]:
+                   stats: StreamStats | None = None, shared: InFlight | None = None
+                   ) -> Iterator[tuple[int, str]]:
     """Yield ``(index, answer)`` for every request of ``items`` (``index`` counts requests, not ``WAIT``s).
 
     With a ``cache`` (and ``key``): answers found there are yielded without a model call; identical keys are
     sent once; each answer is stored the moment it is collected, before it is yielded. Answers come in
     completion order. On an error, requests that have not started are dropped and the error is raised, naming
-    the request's index; answers already stored stay stored.
+    the request's index; answers already stored stay stored. With ``shared`` (one per cached model), a request
+    that another stream is answering right now is not sent again: this stream takes that answer.
     """
     if (cache is None) != (key is None):
         raise ValueError("stream_through needs both cache and key, or neither")
@@ -222,6 +257,8 @@ def stream_through(window: Window[T, str], items: Iterable[T | _Wait], *,
     ready: deque[tuple[int, str]] = deque()
     waiters: dict[Hashable, list[int]] = {}  # cache key in flight -> indices waiting for its answer
     backlog: deque[tuple[Any, int, T]] = deque()  # (tag, index, request) read but not yet submitted
+    foreign: dict[str, Any] = {}  # key answered by another stream -> its claim
+    requests_of: dict[str, Any] = {}  # key -> request, for a foreign claim given up
     counter = 0
     exhausted = False
 
@@ -246,7 +283,24 @@ def stream_through(window: Window[T, str], items: Iterable[T | _Wait], *,
                 ready.append((tag, answer))
             else:
                 cache.put(tag, answer)
+                if shared is not None:
+                    shared.resolve(tag, answer)
                 ready.extend((i, answer) for i in waiters.pop(tag))
+
+    def take_foreign(block: bool) -> None:
+        """Answers that other streams sent for us; one they gave up on is sent by this stream."""
+        if block and not any(c.done.is_set() for c in foreign.values()):
+            next(iter(foreign.values())).done.wait()
+        for k in [k for k, c in foreign.items() if c.done.is_set()]:
+            claim = foreign.pop(k)
+            if claim.answer is not None:
+                ready.extend((i, claim.answer) for i in waiters.pop(k))
+            else:
+                owner = shared.claim(k) if shared is not None else None
+                if owner is not None:  # yet another stream took it over: wait for that one
+                    foreign[k] = owner
+                else:
+                    backlog.append((k, waiters[k][0], requests_of[k]))
 
     def admit(chunk: list[tuple[int, T]]) -> None:
         """Answer a chunk from the cache where possible; queue the rest in the backlog."""
@@ -267,7 +321,12 @@ def stream_through(window: Window[T, str], items: Iterable[T | _Wait], *,
                 hits += 1
             else:
                 waiters[k] = [i]
-                backlog.append((k, i, item))
+                claim = shared.claim(k) if shared is not None else None
+                if claim is None:
+                    backlog.append((k, i, item))
+                else:
+                    foreign[k] = claim
+                    requests_of[k] = item
         if stats is not None:
             stats.add(hits=hits, misses=len(chunk) - hits)
 
@@ -285,10 +344,15 @@ def stream_through(window: Window[T, str], items: Iterable[T | _Wait], *,
                 except BabelvlError as exc:
                     raise BabelvlError(f"request {index}: {exc}") from exc
             take(window.wait_any(block=False))  # store what has returned meanwhile, now
+            if foreign:
+                take_foreign(block=False)
             gave = bool(ready)
             while ready:
                 yield ready.popleft()
             if not window.pending() and not backlog:
+                if foreign and (exhausted or (waited and not gave)):
+                    take_foreign(block=True)  # only answers from other streams are left to wait for
+                    continue
                 if exhausted:
                     return
                 if waited and not gave and not chunk:
@@ -305,3 +369,7 @@ def stream_through(window: Window[T, str], items: Iterable[T | _Wait], *,
         raise BabelvlError(f"request {index}: {failed}") from failed.cause
     finally:
         window.close()
+        if shared is not None:  # keys this stream owned and did not answer: let their waiters send them
+            for k in list(waiters):
+                if k not in foreign:
+                    shared.resolve(k, None)

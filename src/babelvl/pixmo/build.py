@@ -112,6 +112,20 @@ def _finalize_step(columns: tuple[str, ...]) -> Step:
     return Step("finalize", make, batch_size=256)
 
 
+#: shards in progress at once on the local executor when the model is served: they share one window of
+#: ``--concurrency`` requests (no extra server load), and while one shard waits for its slowest answers or is
+#: written, the others keep the window full
+SERVED_SHARD_WORKERS = 4
+
+
+def _workers(spec: BuildSpec) -> int:
+    from babelvl.pixmo.recipes import served
+
+    if spec.executor == "local" and (served(spec.generator) or served(spec.engine)):
+        return max(spec.workers, SERVED_SHARD_WORKERS)
+    return spec.workers
+
+
 def _check_spec(spec: BuildSpec) -> None:
     recipe = RECIPES.get(spec.recipe)
     if recipe is None:
@@ -166,7 +180,7 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
 
     calls_before = len(ResponseCache(cache_path))
     shards = make_shards(len(loaded), spec.shard_size)
-    executor = get_executor(spec.executor, workers=spec.workers, ray_address=spec.ray_address)
+    executor = get_executor(spec.executor, workers=_workers(spec), ray_address=spec.ray_address)
     started = time.perf_counter()
     per_language: dict[str, Any] = {}
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -175,7 +189,7 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
             cfg = RecipeConfig(target=code, engine=spec.engine, generator=spec.generator,
                                options=tuple(sorted(spec.options.items())), cache_path=str(cache_path),
                                max_new_tokens=spec.max_new_tokens, retries=spec.retries,
-                               localize_images=spec.localize_images,
+                               batch_size=spec.shard_size, localize_images=spec.localize_images,
                                with_image=spec.caption_mode == "vlm" or spec.regenerate_answers,
                                regenerate_answers=spec.regenerate_answers)
             if code == "en":  # the source language: the original texts, as they are (a complete released set)

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from babelvl.languages import LanguagePack
 from babelvl.models import ResponseCache
-from babelvl.models.window import StreamStats, stream_through
+from babelvl.models.window import InFlight, StreamStats, stream_through
 from babelvl.translate.base import Engine, TranslationJob
 from babelvl.translate.engines.prompts import prompt_material
 
@@ -51,6 +51,7 @@ class CachedEngine(Engine):
         self.license = engine.license
         self.low_quality = engine.low_quality
         self.stats = StreamStats()
+        self.in_flight = InFlight()  # streams of this object running at once send a text once
 
     @property
     def hits(self) -> int:
@@ -77,7 +78,8 @@ class CachedEngine(Engine):
                 prompt_ids[job.variant] = self.inner.prompt_id(job.variant)
             return translation_key(identity, prompt_ids[job.variant], job.source, job.target, job.text)
 
-        return stream_through(self.inner.open_window(), jobs, cache=self.cache, key=key, stats=self.stats)
+        return stream_through(self.inner.open_window(), jobs, cache=self.cache, key=key, stats=self.stats,
+                              shared=self.in_flight)
 
     def translate(self, texts: Sequence[str], source: LanguagePack, target: LanguagePack, *,
                   variant: int = 0) -> list[str]:
