@@ -92,7 +92,8 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
              after_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run (or resume) an evaluation and write records, results and the report; return the results.
 
-    ``after_batch`` is called with the number of items finished so far (tests use it to simulate a kill).
+    ``after_batch`` is called after each answer with the number of answers this run has had (tests use it to
+    simulate a kill at any point).
     """
     console = console or ui.console()
     if spec.parser not in PARSERS:
@@ -166,6 +167,11 @@ class _Part:
     produced: int = 0
     next_to_write: int = 0
     finished: dict[int, dict[str, Any]] = field(default_factory=dict)
+    unwritten: list[dict[str, Any]] = field(default_factory=list)
+
+
+#: records are appended (and fsynced) in groups of this many, or after this many seconds
+WRITE_EVERY, WRITE_SECONDS = 64, 1.0
 
 
 def _run_parts(parts: list[_Part], spec: EvalSpec, cached: CachedBackend, out_dir: Path, stats: RunStats,
@@ -180,7 +186,20 @@ def _run_parts(parts: list[_Part], spec: EvalSpec, cached: CachedBackend, out_di
     """
     in_flight: dict[int, tuple[_Part, int, Item, str]] = {}  # stream index -> (part, index in part, item, prompt)
     appenders: dict[int, JsonlAppender] = {}
-    t0, finished_here = time.perf_counter(), 0
+    t0, finished_here, last_write, answered = time.perf_counter(), 0, time.perf_counter(), 0
+
+    def write(part: _Part) -> int:
+        """Append (and fsync) the part's records that are in order; answers are already cached, so records lost
+        to a kill before this are rebuilt from the cache without a model call."""
+        if not part.unwritten:
+            return 0
+        n = len(part.unwritten)
+        appenders[id(part)].write_many(part.unwritten)
+        part.unwritten = []
+        stats.items += n
+        elapsed = time.perf_counter() - t0
+        progress.update(part.task, advance=n, rate=f"{(finished_here + n) / elapsed:.1f}" if elapsed else "-")
+        return n
 
     def produce() -> Iterator[Request]:
         produced = 0
@@ -217,20 +236,17 @@ def _run_parts(parts: list[_Part], spec: EvalSpec, cached: CachedBackend, out_di
             part.finished[local] = scored_to_record(
                 judge(part.bench, item, response, part.pack, spec.parser), benchmark=part.bench.name,
                 prompt=prompt, response=response)
-            ready = []
             while part.next_to_write in part.finished:
-                ready.append(part.finished.pop(part.next_to_write))
+                part.unwritten.append(part.finished.pop(part.next_to_write))
                 part.next_to_write += 1
-            if not ready:
-                continue
-            appenders[id(part)].write_many(ready)
-            finished_here += len(ready)
-            stats.items += len(ready)
-            elapsed = time.perf_counter() - t0
-            progress.update(part.task, advance=len(ready),
-                            rate=f"{finished_here / elapsed:.1f}" if elapsed else "-")
+            if len(part.unwritten) >= WRITE_EVERY or time.perf_counter() - last_write > WRITE_SECONDS:
+                finished_here += write(part)
+                last_write = time.perf_counter()
+            answered += 1
             if after_batch is not None:
-                after_batch(stats.items)
+                after_batch(answered)
+        for part in parts:
+            finished_here += write(part)
     finally:
         for appender in appenders.values():
             appender.close()

@@ -93,10 +93,6 @@ class ResponseCache:
             raise
         conn.execute("COMMIT")
 
-    def put(self, key: str, value: str) -> None:
-        """Store one answer now (a stream stores each answer as it returns)."""
-        self.put_many([(key, value)])
-
     def __len__(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 

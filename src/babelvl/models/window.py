@@ -76,9 +76,9 @@ class RequestFailed(BabelvlError):
 class ThreadWindow(Generic[T, R]):
     """Up to ``size`` calls of ``fn`` in flight on ``pool``; a slot is refilled as soon as an answer returns.
 
-    ``queued`` extra requests wait in the pool's queue so that a worker thread that finishes picks the next one up
-    at once instead of waiting for the consumer to wake: in flight stays at ``size`` (the pool must have ``size``
-    threads). Once a call fails, calls that have not started yet are skipped (``skip`` is set), so a dead server
+    ``queued`` extra requests (default ``2 * size``) wait in the pool's queue so that a worker thread that finishes
+    picks the next one up at once instead of waiting for the consumer to wake: in flight stays at ``size`` (the
+    pool must have ``size`` threads) even while the consumer is busy checking or writing answers. Once a call fails, calls that have not started yet are skipped (``skip`` is set), so a dead server
     costs one request's retries, not a whole queue's.
     """
 
@@ -86,7 +86,7 @@ class ThreadWindow(Generic[T, R]):
                  *, queued: int | None = None) -> None:
         if size < 1:
             raise BabelvlError(f"window size must be at least 1, got {size}")
-        self._fn, self._pool, self._limit = fn, pool, size + (size if queued is None else queued)
+        self._fn, self._pool, self._limit = fn, pool, size + (2 * size if queued is None else queued)
         self._futures: dict[Future[R], Any] = {}
         self.skip = threading.Event()
 
@@ -183,7 +183,7 @@ class StreamCache(Protocol):
 
     def get_many(self, keys: Iterable[str]) -> dict[str, str]: ...
 
-    def put(self, key: str, value: str) -> None: ...
+    def put_many(self, items: Iterable[tuple[str, str]]) -> None: ...
 
 
 class StreamStats:
@@ -278,11 +278,12 @@ def stream_through(window: Window[T, str], items: Iterable[T | _Wait], *,
         return chunk, False
 
     def take(finished: list[tuple[Any, str]]) -> None:
+        if cache is not None and finished:
+            cache.put_many(finished)  # what returned together is stored together, before anything is yielded
         for tag, answer in finished:
             if cache is None:
                 ready.append((tag, answer))
             else:
-                cache.put(tag, answer)
                 if shared is not None:
                     shared.resolve(tag, answer)
                 ready.extend((i, answer) for i in waiters.pop(tag))
