@@ -27,6 +27,7 @@ from babelvl.eval.consistency import cross_lingual_consistency
 from babelvl.eval.scoring import judge, record_to_scored, scored_to_record, with_provenance
 from babelvl.eval.sources import source_for
 from babelvl.io.files import JsonlAppender, read_jsonl_tolerant, write_json_atomic
+from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import load_language
 from babelvl.models import Backend, CachedBackend, GenerationSettings, Request, ResponseCache
 from babelvl.parsing import PARSERS
@@ -140,7 +141,8 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
         for b in benchmarks}
     summary = {"babelvl_version": __version__, "model": backend.identity(), "parser": spec.parser,
                "settings": spec.settings.as_dict(), "languages": spec.languages,
-               "benchmarks": results, "consistency": consistency, "rejected": rejects_summary}
+               "benchmarks": results, "consistency": consistency, "rejected": rejects_summary,
+               "run_log": RUN_LOG}  # model calls, cache hits and time of each run
     write_json_atomic(out_dir / "results.json", summary)
     from babelvl.report.eval_report import write_eval_report
 
@@ -149,6 +151,7 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
                   f"{stats.model_calls} model calls, {stats.cache_hits} cache hits, "
                   f"{stats.rejected} rows rejected, {stats.seconds:.1f}s; results in {out_dir}")
     summary["stats"] = asdict(stats)
+    append_run_log(out_dir, "eval", {**summary["stats"], "items_per_second": round(stats.items_per_second, 3)})
     return summary
 
 

@@ -26,6 +26,7 @@ from babelvl.data.card import Card, ModelUse
 from babelvl.data.loading import load_rows
 from babelvl.errors import InputError
 from babelvl.io.files import write_atomic, write_json_atomic
+from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import LanguagePack, load_language
 from babelvl.models import ResponseCache
 from babelvl.translate.assemble import assemble_columns
@@ -214,7 +215,7 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
                             for s in slots],
                 "languages": [t.code for t in targets], "rows": len(rows),
                 "segment_occurrences": plan.occurrences, "distinct_segments": len(plan.segments),
-                "calls": calls}
+                "run_log": RUN_LOG}
     from babelvl.translate.edits import corpus_hter
 
     hter = {t.code: _hter_summary(corpus_hter(_final_pairs(all_translations, t.code, plan))) for t in targets}
@@ -223,7 +224,10 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     write_quality_report(report, out)
     _write_card(spec, split, source, targets, slots, field_spec, report, hter, out)
     elapsed = time.perf_counter() - started
-    summary = {**run_info, "seconds": elapsed, "row_problems": len(row_problems)}
+    # what this run cost differs between an interrupted and a straight run: the run log, not the dataset
+    append_run_log(out, "translate", {"calls": calls, "seconds": round(elapsed, 3), "rows": len(rows),
+                                      "languages": [t.code for t in targets]})
+    summary = {**run_info, "calls": calls, "seconds": elapsed, "row_problems": len(row_problems)}
     total_calls = sum(c["engine_calls"] for c in calls.values())
     console.print(f"[green]done[/green]: {len(rows)} rows, {plan.occurrences} segment occurrences, "
                   f"{len(plan.segments)} distinct segments x {len(targets)} languages, "
