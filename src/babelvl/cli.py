@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from babelvl import __version__
 from babelvl.errors import BabelvlError
@@ -23,6 +23,69 @@ EPILOG = """examples:
 
 def _comma_list(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
+
+
+# --- argument types: one definition per kind of number, so every flag rejects the same bad values ---------
+
+def _number(text: str, kind: type, low: float | None, low_ok: bool, high: float | None = None) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if low is not None and (value < low or (value == low and not low_ok)):
+        raise argparse.ArgumentTypeError(f"must be {'at least' if low_ok else 'greater than'} {low:g}, got {text}")
+    if high is not None and value > high:
+        raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """Counts and limits (--limit, --batch-size...): 0 or less would silently do nothing."""
+    return _number(text, int, 1, True)
+
+
+def non_negative_int(text: str) -> int:
+    return _number(text, int, 0, True)
+
+
+def positive_float(text: str) -> float:
+    return _number(text, float, 0, False)
+
+
+def non_negative_float(text: str) -> float:
+    return _number(text, float, 0, True)
+
+
+def fraction(text: str) -> float:
+    """A share in [0, 1]."""
+    return _number(text, float, 0, True, 1)
+
+
+def port_number(text: str) -> int:
+    return _number(text, int, 0, True, 65535)
+
+
+def language_shares(text: str) -> dict[str, float]:
+    """``en=0.4,fr=0.15``: language code -> non-negative share (validated here so a typo is one clear line)."""
+    shares: dict[str, float] = {}
+    for part in _comma_list(text):
+        code, sep, value = part.partition("=")
+        code = code.strip()
+        if not sep or not code:
+            raise argparse.ArgumentTypeError(f"{part!r}: use LANGUAGE=SHARE, e.g. fr=0.15")
+        if code in shares:
+            raise argparse.ArgumentTypeError(f"language {code!r} is given twice")
+        try:
+            shares[code] = non_negative_float(value.strip())
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"share of {code!r}: {exc}") from None
+    if not shares:
+        raise argparse.ArgumentTypeError("empty; use e.g. en=0.4,fr=0.6")
+    if sum(shares.values()) <= 0:
+        raise argparse.ArgumentTypeError("the shares add up to 0")
+    return shares
 
 
 def _data_options(values: list[str] | None, benchmarks: list[str]) -> dict[str, str]:
@@ -45,13 +108,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="Hub id or local folder (transformers), or openai:MODEL for an OpenAI-compatible server")
     g.add_argument("--api-base", help="server URL for openai: models, e.g. http://localhost:8000/v1")
     g.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY, or none for local servers)")
-    g.add_argument("--concurrency", type=int, default=8, help="parallel requests to an API server")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds per API request")
+    g.add_argument("--concurrency", type=positive_int, default=8, help="parallel requests to an API server")
+    g.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per API request")
     g.add_argument("--device", default="auto", help="transformers device: auto, cpu, cuda, cuda:1 ...")
     g.add_argument("--dtype", default="auto", help="transformers dtype: auto, float32, bfloat16, float16")
-    g.add_argument("--batch-size", type=int, default=8, help="items per generate() call")
-    g.add_argument("--max-new-tokens", type=int, default=32)
-    g.add_argument("--temperature", type=float, default=0.0)
+    g.add_argument("--batch-size", type=positive_int, default=8, help="items per generate() call")
+    g.add_argument("--max-new-tokens", type=positive_int, default=32)
+    g.add_argument("--temperature", type=non_negative_float, default=0.0)
     g.add_argument("--seed", type=int, default=0)
 
 
@@ -75,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data for a benchmark: Hub id, Parquet file/folder, saved dataset; "
                         "{lang} in PATH is replaced by the language code. Repeatable.")
     p.add_argument("--parser", default="babelvl", help="answer parser: babelvl, lmms-eval, vlmevalkit")
-    p.add_argument("--limit", type=int, help="at most N items per benchmark and language")
+    p.add_argument("--limit", type=positive_int, help="at most N items per benchmark and language")
     p.add_argument("--cache", type=Path, help="SQLite response cache (default: OUT/cache.sqlite)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
 
@@ -109,12 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--source-language", default="en")
     tr.add_argument("--engine", required=True)
     tr.add_argument("--fallback-engine", help="engine for segments that still fail checks after retries")
-    tr.add_argument("--retries", type=int, default=1, help="retries with other prompts for failed segments")
+    tr.add_argument("--retries", type=non_negative_int, default=1, help="retries with other prompts for failed segments")
     tr.add_argument("--api-base", help="server URL for llm:openai: engines")
     tr.add_argument("--license", help="license of an llm: engine's model, recorded in the card")
     tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
-    tr.add_argument("--limit", type=int, help="only the first N rows")
+    tr.add_argument("--limit", type=positive_int, help="only the first N rows")
     tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
     tr.add_argument("--out", type=Path, required=True)
 
@@ -148,12 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--api-base", help="OpenAI-compatible server URL")
     bp.add_argument("--license", help="license of the engine/generator model (recorded in the card)")
     bp.add_argument("--executor", choices=["local", "ray"], default="local")
-    bp.add_argument("--workers", type=int, default=1)
+    bp.add_argument("--workers", type=positive_int, default=1)
     bp.add_argument("--ray-address", help="join a running Ray cluster (default: start one on this machine)")
-    bp.add_argument("--shard-size", type=int, default=256)
-    bp.add_argument("--limit", type=int)
-    bp.add_argument("--max-new-tokens", type=int, default=512)
-    bp.add_argument("--retries", type=int, default=1)
+    bp.add_argument("--shard-size", type=positive_int, default=256)
+    bp.add_argument("--limit", type=positive_int, help="only the first N source rows")
+    bp.add_argument("--max-new-tokens", type=positive_int, default=512)
+    bp.add_argument("--retries", type=non_negative_int, default=1)
     bp.add_argument("--cache", type=Path)
     bp.add_argument("--caption-mode", choices=["text", "vlm"], default="text",
                     help="cap: write from transcripts (text LLM) or from transcripts plus image (VLM)")
@@ -172,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = an_sub.add_parser("plan", help="draw a stratified sample with an overlap share and assign it")
     ap.add_argument("datasets", nargs="+", type=Path, help="babelvl dataset folders (translated benchmarks)")
     ap.add_argument("--annotators", required=True, help="comma list of annotator names")
-    ap.add_argument("--size", type=int, required=True)
-    ap.add_argument("--overlap", type=float, default=0.2, help="share of items every annotator sees")
+    ap.add_argument("--size", type=positive_int, required=True)
+    ap.add_argument("--overlap", type=fraction, default=0.2, help="share of items every annotator sees")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--languages")
     ap.add_argument("--fields")
@@ -181,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv = an_sub.add_parser("serve", help="run the annotation web app")
     sv.add_argument("--db", type=Path, required=True, help="SQLite database of the app (created if missing)")
     sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--port", type=port_number, default=8080)
     sv.add_argument("--admin", help="create this admin user (password from $BABELVL_ADMIN_PASSWORD)")
     ag = an_sub.add_parser("agreement", help="inter-annotator agreement with bootstrap intervals")
     rp = an_sub.add_parser("report", help="Markdown + HTML report with verdicts per language")
@@ -189,11 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
         p_.add_argument("--plan", type=Path, required=True, help="the plan folder (items.jsonl)")
         p_.add_argument("--annotations", type=Path, required=True, help="annotations JSONL (app export)")
         p_.add_argument("--protocol", required=True, help="esa, mqm, likert, postedit or a YAML path")
-        p_.add_argument("--draws", type=int, default=1000)
+        p_.add_argument("--draws", type=positive_int, default=1000)
         p_.add_argument("--seed", type=int, default=0)
     rp.add_argument("--min-score", type=float, help="release threshold on the mean score")
     rp.add_argument("--max-score", type=float, help="release threshold for lower-is-better scores (HTER)")
-    rp.add_argument("--min-alpha", type=float, default=0.667)
+    rp.add_argument("--min-alpha", type=fraction, default=0.667)
     rp.add_argument("--out", type=Path, required=True)
     ex2 = an_sub.add_parser("export", help="write the plan as Label Studio tasks or Argilla records")
     ex2.add_argument("--plan", type=Path, required=True)
@@ -221,10 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--source", action="append", required=True, metavar="FOLDER[:SHARE]",
                     help="a babelvl dataset folder (Multi-PixMo output), optionally with its share of the budget")
     mx.add_argument("--languages", required=True)
-    mx.add_argument("--language-shares", help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
-    mx.add_argument("--budget", type=int, required=True)
+    mx.add_argument("--language-shares", type=language_shares, help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
+    mx.add_argument("--budget", type=positive_int, required=True)
     mx.add_argument("--budget-unit", choices=["examples", "tokens"], default="examples")
-    mx.add_argument("--validation-size", type=int, default=0)
+    mx.add_argument("--validation-size", type=non_negative_int, default=0)
     mx.add_argument("--image-dir", type=Path, help="where URL-based images are on disk (the fetch cache)")
     mx.add_argument("--exclude-images-of", action="append", default=[], metavar="DATA",
                     help="evaluation data (path or Hub id) whose images must not be trained on")
@@ -242,12 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--model", required=True)
     tn.add_argument("--mixture", type=Path, required=True)
     tn.add_argument("--method", choices=["full", "lora", "qlora"], default="lora")
-    tn.add_argument("--epochs", type=float, default=1.0)
+    tn.add_argument("--epochs", type=positive_float, default=1.0)
     tn.add_argument("--max-steps", type=int, default=-1)
-    tn.add_argument("--lr", type=float, default=2e-5)
-    tn.add_argument("--batch-size", type=int, default=4)
-    tn.add_argument("--grad-accum", type=int, default=1)
-    tn.add_argument("--save-steps", type=int, default=500)
+    tn.add_argument("--lr", type=positive_float, default=2e-5)
+    tn.add_argument("--batch-size", type=positive_int, default=4)
+    tn.add_argument("--grad-accum", type=positive_int, default=1)
+    tn.add_argument("--save-steps", type=positive_int, default=500)
     tn.add_argument("--seed", type=int, default=0)
     tn.add_argument("--out", type=Path, required=True)
     ab = sub.add_parser("ablate", help="train each model on each mixture, evaluate, compare (English-only vs multilingual)")
@@ -259,9 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--eval", action="append", default=[], metavar="BENCHMARK=DATA")
     ab.add_argument("--languages", default="en,fr,de,it,es")
     ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
-    ab.add_argument("--max-steps", type=int, default=30)
-    ab.add_argument("--lr", type=float, default=1e-2)
-    ab.add_argument("--eval-limit", type=int)
+    ab.add_argument("--max-steps", type=positive_int, default=30)
+    ab.add_argument("--lr", type=positive_float, default=1e-2)
+    ab.add_argument("--eval-limit", type=positive_int, help="at most N items per benchmark and language")
     ab.add_argument("--out", type=Path, required=True)
 
     sub.add_parser("languages", help="list the language packs that can be used")
@@ -450,9 +513,7 @@ def cmd_mix(args: argparse.Namespace) -> int:
             path, share = head, float(tail)
         sources.append(MixSource(path=path, kind=None, languages=tuple(languages), share=share,
                                  image_dir=str(args.image_dir) if args.image_dir else None))
-    shares = None
-    if args.language_shares:
-        shares = {k: float(v) for k, v in (p.split("=") for p in _comma_list(args.language_shares))}
+    shares = args.language_shares  # parsed and checked by language_shares()
     eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of]) if args.exclude_images_of else None
     manifest = build_mixture(sources, budget=args.budget, budget_unit=args.budget_unit, language_shares=shares,
                              seed=args.seed, eval_images=eval_images, out_dir=args.out, on_leak=args.on_leak,
@@ -547,16 +608,39 @@ COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Bad input: one line naming file, row and field, exit 2. Ctrl-C: one line, exit 130.
+    Anything else is a bug: its traceback is kept and followed by where to report it (exit 1)."""
+    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, ISSUE_TRACKER
+
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 1
     try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 1
         return COMMANDS[args.command](args)
     except BabelvlError as exc:
         print(f"babelvl: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("babelvl: interrupted (finished work is kept; run the same command again to resume)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `babelvl ... | head`: the reader left, nothing to report
+        import os
+
+        try:  # keep Python from complaining again when it flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(f"babelvl: unexpected error: this is a bug in babelvl {__version__}; please report it with the "
+              f"traceback above and the command you ran at {ISSUE_TRACKER}", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":
