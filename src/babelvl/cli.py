@@ -67,6 +67,14 @@ def port_number(text: str) -> int:
     return _number(text, int, 0, True, 65535)
 
 
+def out_folder(text: str) -> Path:
+    """An output folder: it may exist (runs resume there) but must not be a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; --out must be a folder")
+    return path
+
+
 def language_shares(text: str) -> dict[str, float]:
     """``en=0.4,fr=0.15``: language code -> non-negative share (validated here so a typo is one clear line)."""
     shares: dict[str, float] = {}
@@ -140,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parser", default="babelvl", help="answer parser: babelvl, lmms-eval, vlmevalkit")
     p.add_argument("--limit", type=positive_int, help="at most N items per benchmark and language")
     p.add_argument("--cache", type=Path, help="SQLite response cache (default: OUT/cache.sqlite)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
 
     s = sub.add_parser("score", help="score a predictions file made by any tool (no model needed)")
     s.add_argument("--benchmark", required=True)
@@ -179,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
     tr.add_argument("--limit", type=positive_int, help="only the first N rows")
     tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
-    tr.add_argument("--out", type=Path, required=True)
+    tr.add_argument("--out", type=out_folder, required=True)
 
     pe = sub.add_parser("postedit", help="export translations for human review, import the edits")
     pe_sub = pe.add_subparsers(dest="postedit_command", metavar="ACTION", required=True)
@@ -228,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="download and verify every image URL; rows whose image fails go to the rejects")
     bp.add_argument("--mirror", type=Path, help="local folder standing in for image URLs")
     bp.add_argument("--dry-run", action="store_true", help="estimate rows, calls and tokens; call no model")
-    bp.add_argument("--out", type=Path, required=True)
+    bp.add_argument("--out", type=out_folder, required=True)
 
     an = sub.add_parser("annotate", help="human quality assessment: plan, serve, agreement, report, interchange")
     an_sub = an.add_subparsers(dest="annotate_command", metavar="ACTION", required=True)
@@ -240,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--languages")
     ap.add_argument("--fields")
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=out_folder, required=True)
     sv = an_sub.add_parser("serve", help="run the annotation web app")
     sv.add_argument("--db", type=Path, required=True, help="SQLite database of the app (created if missing)")
     sv.add_argument("--host", default="127.0.0.1")
@@ -257,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--min-score", type=float, help="release threshold on the mean score")
     rp.add_argument("--max-score", type=float, help="release threshold for lower-is-better scores (HTER)")
     rp.add_argument("--min-alpha", type=fraction, default=0.667)
-    rp.add_argument("--out", type=Path, required=True)
+    rp.add_argument("--out", type=out_folder, required=True)
     ex2 = an_sub.add_parser("export", help="write the plan as Label Studio tasks or Argilla records")
     ex2.add_argument("--plan", type=Path, required=True)
     ex2.add_argument("--protocol", required=True)
@@ -293,12 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="evaluation data (path or Hub id) whose images must not be trained on")
     mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
     mx.add_argument("--seed", type=int, default=0)
-    mx.add_argument("--out", type=Path, required=True)
+    mx.add_argument("--out", type=out_folder, required=True)
     xp = sub.add_parser("export-mixture", help="write a mixture for other trainers (TRL messages, LLaVA, ShareGPT)")
     xp.add_argument("mixture", type=Path)
     xp.add_argument("--format", choices=["messages", "llava", "sharegpt"], required=True)
     xp.add_argument("--split", default="train")
-    xp.add_argument("--out", type=Path, required=True)
+    xp.add_argument("--out", type=out_folder, required=True)
 
     tn = sub.add_parser("train", help="fine-tune an image-text-to-text model on a mixture (full, LoRA, QLoRA)",
                         epilog="multi-GPU: accelerate launch -m babelvl.cli train ... (the HF Trainer handles it)")
@@ -312,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--grad-accum", type=positive_int, default=1)
     tn.add_argument("--save-steps", type=positive_int, default=500)
     tn.add_argument("--seed", type=int, default=0)
-    tn.add_argument("--out", type=Path, required=True)
+    tn.add_argument("--out", type=out_folder, required=True)
     ab = sub.add_parser("ablate", help="train each model on each mixture, evaluate, compare (English-only vs multilingual)")
     ab.add_argument("--smoke", action="store_true",
                     help="the CPU smoke-scale experiment: synthetic data, tiny models of 3 families, the whole loop")
@@ -325,12 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--max-steps", type=positive_int, default=30)
     ab.add_argument("--lr", type=positive_float, default=1e-2)
     ab.add_argument("--eval-limit", type=positive_int, help="at most N items per benchmark and language")
-    ab.add_argument("--out", type=Path, required=True)
+    ab.add_argument("--out", type=out_folder, required=True)
 
     sub.add_parser("languages", help="list the language packs that can be used")
     sub.add_parser("benchmarks", help="list the supported benchmarks")
     ss = sub.add_parser("sample-suite", help="write the sample suite as Parquet files in the real schemas")
-    ss.add_argument("--out", type=Path, required=True)
+    ss.add_argument("--out", type=out_folder, required=True)
     t = sub.add_parser("tiny-model", help="build a tiny random-weight VLM offline (for demos and tests)")
     t.add_argument("family", choices=["llava", "idefics3", "paligemma"])
     t.add_argument("out", type=Path)

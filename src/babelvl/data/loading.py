@@ -162,7 +162,17 @@ def quiet_progress() -> Iterator[None]:
 
 def _read_parquet(files: Sequence[Path]) -> Any:
     import datasets
+    import pyarrow.parquet as pq
 
+    rows = 0
+    for file in files:  # checked here so the error names the bad file (datasets logs and names none)
+        try:
+            rows += pq.read_metadata(file).num_rows
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError...: all mean "not readable"
+            raise InputError(f"cannot read Parquet data: {exc}", file=str(file)) from None
+    if rows == 0:
+        raise InputError("no rows: the Parquet data is empty" + (f" ({len(files)} files)" if len(files) > 1 else ""),
+                         file=str(files[0]) if len(files) == 1 else str(files[0].parent))
     try:
         with quiet_progress():
             return datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train")
