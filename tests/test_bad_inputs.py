@@ -38,7 +38,6 @@ from babelvl.testing.openai_server import FakeVLMServer
 from babelvl.testing.toy_translator import toy_translate
 
 TABLE = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md"
-TOY = "--engine llm:openai:toy-translator --api-base {api}"
 
 
 # --- the table ------------------------------------------------------------------------------------------
@@ -152,13 +151,18 @@ def _dataset_folder(out: Path) -> None:
     write_training_set(out, ["en"], per_language=4)
 
 
+def _data_files(snapshot: dict[str, str]) -> dict[str, str]:
+    """Without SQLite files, whose bytes change when an open connection checkpoints (not a content change)."""
+    return {k: v for k, v in snapshot.items() if ".sqlite" not in k}
+
+
 def _translated(out: Path) -> None:
     """A finished translation folder (MME into French through the toy translator at ``_SERVER``)."""
     from babelvl.translate.pipeline import TranslateSpec, run_translate
 
     data = WRITERS["mme"](out.parent / "translated-source.parquet")
     run_translate(TranslateSpec(data=str(data), languages=["fr"], out_dir=out, benchmark="mme",
-                                engine="llm:openai:toy-translator", engine_options={"base_url": _SERVER[0]}))
+                                engine="openai:toy-translator", engine_options={"base_url": _SERVER[0]}))
 
 
 _SERVER: list[str] = []  # the toy server's address, for inputs that need a model to be written
@@ -240,8 +244,8 @@ def test_table_case(case: Case, server, tmp_path, capsys, monkeypatch):
     assert "Traceback" not in output, output
     assert code == case.exit, output
     assert case.message in " ".join(output.split()), output
-    after = _snapshot(tmp_path)
-    assert {k: v for k, v in after.items() if k in before} == before  # no input changed or vanished
+    after = _data_files(_snapshot(tmp_path))
+    assert {k: v for k, v in after.items() if k in before} == _data_files(before)  # no input changed or vanished
 
 
 # --- cases with several steps ----------------------------------------------------------------------------
@@ -288,14 +292,20 @@ def test_postedit_import_on_a_copied_folder_rebuilds_the_copy(server, tmp_path, 
     shutil.copytree(original, copy)
     before = _snapshot(original)
     work = tmp_path / "work.csv"
-    code, output = run_command(f"babelvl postedit export --out {copy} --file {work}", tmp_path / "elsewhere",
+    code, output = run_command(f"babelvl postedit export --data {copy} --out {work}", tmp_path / "elsewhere",
                                server.base_url, capsys, monkeypatch)
     assert code == 0, output
     edited = _edit_first_line(work)
-    code, output = run_command(f"babelvl postedit import --out copy --file {work}", tmp_path / "elsewhere",
+    code, output = run_command(f"babelvl postedit import --data copy --edits {work}", tmp_path / "elsewhere",
                                server.base_url, capsys, monkeypatch)
     assert code == 0 and "dataset rebuilt" in output, output
-    assert _snapshot(original) == before
+    assert _data_files(_snapshot(original)) == _data_files(before)
+    from babelvl.translate.edits import EditStore
+
+    with EditStore(original / "edits.sqlite") as edits:
+        assert len(edits) == 0
+    with EditStore(copy / "edits.sqlite") as edits:
+        assert len(edits) == 1
     rows = pq.read_table(next((copy / "fr").glob("*.parquet"))).to_pylist()
     assert any(edited in (r["question"] or "") for r in rows)
 
@@ -321,7 +331,7 @@ def test_fully_rejected_shard_writes_only_its_rejects(tmp_path, capsys, monkeypa
         return french[re.search(r"English: (?:<source>)?(.*?)(?:</source>)?\nFrench:\s*$", prompt, re.S).group(1)]
 
     with FakeVLMServer(translate) as srv:
-        command = (f"babelvl build-pixmo --source ama --data ama.parquet --languages fr --engine llm:openai:toy "
+        command = (f"babelvl build-pixmo --recipe ama --data ama.parquet --languages fr --engine openai:toy "
                    f"--api-base {{api}} --shard-size 1 --retries 0 --out out")
         code, output = run_command(command, tmp_path, srv.base_url, capsys, monkeypatch)
         assert code == 0, output
@@ -370,7 +380,7 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
         proc = subprocess.Popen(
             [sys.executable, "-m", "babelvl.cli", "translate", "--benchmark", "pope", "--data", str(data),
-             "--languages", "fr", "--engine", "llm:openai:toy-translator", "--api-base", srv.base_url,
+             "--languages", "fr", "--engine", "openai:toy-translator", "--api-base", srv.base_url,
              "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + 120
         while srv.request_count == 0 and time.monotonic() < deadline and proc.poll() is None:
