@@ -270,7 +270,7 @@ def test_item_language_and_english_only():
 # --- dispatch ----------------------------------------------------------------------------------------
 
 def test_parser_modes_listed():
-    assert PARSERS == ("babelvl", "lmms-eval", "vlmevalkit")
+    assert PARSERS == ("babelvl", "lmms-eval", "vlmevalkit", "pope-official", "mme-official")
 
 
 def test_unknown_mode_lists_the_modes():
@@ -396,6 +396,9 @@ def test_vlmevalkit_and_babelvl_differ_on_mixed_answers():
     ("A dog", "A", "ok"),                                        # babelvl: B (option text)
     ("dog", "B", "ok"),
     ("B. The dog is sitting on the left side of the sofa", None, "unparseable"),  # letter too early
+    ("Dogs bark. Cats meow. So the bird flies. The answer is B. It is a dog.", "B", "ok"),  # _VERBOSE_ANSWER_RE
+    ("Dogs bark, cats meow and birds fly. The correct answer is **C**, since", "C", "ok"),
+    ("Dogs bark, cats meow and birds fly and fish swim. The answer is E.", None, "unparseable"),  # A-D only
     ("Cannot determine the answer", None, "refusal"),           # VLMEvalKit 'Z'
     ("Z", None, "refusal"),
     ("A or B", None, "unparseable"),

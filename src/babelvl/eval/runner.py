@@ -23,7 +23,7 @@ from babelvl.benchmarks.registry import get_benchmark
 from babelvl.data.loading import load_rows
 from babelvl.errors import InputError
 from babelvl.eval.consistency import cross_lingual_consistency
-from babelvl.eval.scoring import judge, record_to_scored, scored_to_record, with_provenance
+from babelvl.eval.scoring import compute_metrics, judge, record_to_scored, scored_to_record, with_provenance
 from babelvl.eval.sources import source_for
 from babelvl.io.files import JsonlAppender, read_jsonl_tolerant, write_json_atomic
 from babelvl.languages import load_language
@@ -123,7 +123,7 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
                                     cached, batch_size, out_dir, stats, progress, task, after_batch)
                 rejects_summary.setdefault(bench.name, {})[language] = len(rejected)
                 records = read_jsonl_tolerant(_records_path(out_dir, bench.name, language))
-                metrics = bench.metrics([record_to_scored(r) for r in records])
+                metrics = compute_metrics(bench, [record_to_scored(r) for r in records], spec.parser)
                 results.setdefault(bench.name, {})[language] = with_provenance(
                     metrics, benchmark=bench.name, language=language, parser=spec.parser,
                     data=source.source, rejected=len(rejected))
