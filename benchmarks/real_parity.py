@@ -80,21 +80,25 @@ def pick_data(folder: Path, n_predictions: int) -> Path:
     return exact[0] if exact else max(files, key=lambda f: sizes[f])
 
 
-def styles() -> dict[str, Callable[[str, str], str]]:
-    """Letter + option text answer styles; the non-English ones are built from the packs' own words."""
-    out: dict[str, Callable[[str, str], str]] = {
-        "L) text": lambda L, t: f"{L}) {t}",
-        "(L) text": lambda L, t: f"({L}) {t}",
-        "**L. text**": lambda L, t: f"**{L}. {t}**",
+Style = Callable[[str, str], str]
+
+
+def styles() -> dict[str, tuple[Style, str]]:
+    """Letter + option text answer styles -> (rewrite, language they are scored in); the localised ones
+    are built from the packs' own words."""
+    out: dict[str, tuple[Style, str]] = {
+        "L) text": (lambda L, t: f"{L}) {t}", "en"),
+        "(L) text": (lambda L, t: f"({L}) {t}", "en"),
+        "**L. text**": (lambda L, t: f"**{L}. {t}**", "en"),
     }
     for code in RESTYLE_LANGUAGES:
         pack = load_language(code)
         prefix = _correct_prefix(pack)
         label = pack.label("answer", "Answer")
         sep = ":" if code == "en" else ")"
-        out[f"{code}: prefix L{sep} text"] = (lambda p, s: lambda L, t: f"{p} {L}{s} {t}")(prefix, sep)
+        out[f"{code}: prefix L{sep} text"] = ((lambda p, s: lambda L, t: f"{p} {L}{s} {t}")(prefix, sep), code)
         if code != "en":
-            out[f"{code}: label: L) text"] = (lambda lab: lambda L, t: f"{lab}: {L}) {t}")(label)
+            out[f"{code}: label: L) text"] = ((lambda lab: lambda L, t: f"{lab}: {L}) {t}")(label), code)
     return out
 
 
@@ -167,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_restyle or base is None:
             continue
         by_id = {item.id: item for item in items}
-        variants: dict[str, tuple[Callable[[str, str], str] | None, str]]
+        variants: dict[str, tuple[Style | None, str]]
         if bench.kind == "choice":
-            variants = {k: (v, "en") for k, v in styles().items()}
+            variants = dict(styles())
         else:
             variants = {f"{code}: yes/no word": (None, code) for code in RESTYLE_LANGUAGES}
         for label, (style, code) in variants.items():
