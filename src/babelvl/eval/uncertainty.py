@@ -375,3 +375,25 @@ def paired_difference(benchmark: str, scored_ref: Sequence[Any], scored_other: S
     out.update(n_pairs=len(pairs), only_ref_right=only_ref, only_other_right=only_other,
                p_mcnemar=mcnemar_exact(only_ref, only_other))
     return out
+
+
+def paired_language_tests(records: dict[str, dict[str, Sequence[Any]]], profile: str = "babelvl", *,
+                          reference: str = "en", draws: int = DRAWS, seed: int = SEED) -> dict[str, Any]:
+    """For each benchmark, every language's paired difference to ``reference`` (English by default; the
+    first language when English was not run) on the same units: ``{"reference", "per_language": {lang:
+    paired_difference(...)}}``. ``records`` maps benchmark -> language -> scored items or records."""
+    out: dict[str, Any] = {}
+    for bench, by_lang in records.items():
+        if len(by_lang) < 2:
+            continue
+        ref = reference if reference in by_lang else next(iter(by_lang))
+        per: dict[str, Any] = {}
+        for lang, scored in by_lang.items():
+            if lang == ref:
+                continue
+            try:
+                per[lang] = paired_difference(bench, by_lang[ref], scored, profile, draws=draws, seed=seed)
+            except ValueError as exc:  # runs on different strata: say so rather than compare
+                per[lang] = {"error": str(exc)}
+        out[bench] = {"reference": ref, "per_language": per}
+    return out
