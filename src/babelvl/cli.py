@@ -16,6 +16,7 @@ from babelvl.cli_options import (HelpFormatter, add_common_options, add_server_o
                                  non_negative_int, out_folder, port_number, positive_float, positive_int, renamed,
                                  server_options, show_defaults)
 from babelvl.errors import BabelvlError
+from babelvl.parsing import PARSERS as PROFILES
 
 EPILOG = """examples:
   babelvl tiny-model llava --out ./tiny-llava       # offline random-weight model to try the machinery
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", action="append", metavar="BENCHMARK=PATH",
                    help="data for a benchmark: Hub id, Parquet file/folder, saved dataset; "
                         "{lang} in PATH is replaced by the language code. Repeatable.")
-    p.add_argument("--parser", default="babelvl", help="answer parser: babelvl, lmms-eval, vlmevalkit")
+    p.add_argument("--parser", default="babelvl", choices=PROFILES,
+                   help="how answers are read and aggregated (README 'Answer parsing')")
     p.add_argument("--limit", type=positive_int, help="at most N items per benchmark and language")
     p.add_argument("--cache", type=Path, help="SQLite response cache (default: OUT/cache.sqlite)")
     p.add_argument("--out", type=out_folder, required=True, help="output folder")
@@ -104,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--predictions", required=True, type=Path,
                    help="JSONL: one {\"id\" or \"row\", \"response\"} object per line")
     s.add_argument("--language", default="en")
-    s.add_argument("--parser", default="babelvl", help="babelvl, lmms-eval or vlmevalkit")
+    s.add_argument("--parser", default="babelvl", choices=PROFILES,
+                   help="how answers are read and aggregated (README 'Answer parsing')")
     s.add_argument("--out", type=Path, help="write the metrics JSON here")
     renamed(s, "--output", "use --out FILE")
 
