@@ -113,6 +113,26 @@ def _structure_problems(spec: TranslateSpec, rows: Any, language: str) -> list[d
             for r in bench.iter_items(rows, language, spec.data) if isinstance(r, Rejected)]
 
 
+def _structure_problems_once(spec: TranslateSpec, rows: Any, out: Path) -> list[dict[str, Any]]:
+    """:func:`_structure_problems` of the source, stored next to the output for a local source file that has
+    not changed since (it decodes every image, the largest cost of a re-run that is otherwise cached)."""
+    source = Path(spec.data)
+    if not source.is_file():
+        return _structure_problems(spec, rows, spec.source_language)
+    stat = source.stat()
+    key = hashlib.sha256(json.dumps([__version__, str(source.resolve()), stat.st_size, stat.st_mtime_ns,
+                                     spec.benchmark, spec.config, spec.split, spec.limit,
+                                     spec.source_language]).encode()).hexdigest()
+    path = out / "source_checks.json"
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("key") == key:
+            return stored["problems"]
+    problems = _structure_problems(spec, rows, spec.source_language)
+    write_json_atomic(path, {"key": key, "problems": problems})
+    return problems
+
+
 class _Uncached:
     """Sends every text to the engine, repeats included: only to measure what de-duplication saves."""
 
@@ -238,7 +258,7 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
                             checks_fingerprint(source, target))
             all_translations.extend(translations.values())
             row_problems += problems
-    for problem in _structure_problems(spec, rows, spec.source_language):
+    for problem in _structure_problems_once(spec, rows, out):
         row_problems.append(problem)
 
     calls = {slot.name: {"engine_calls": slot.engine.misses, "cache_hits": slot.engine.hits} for slot in slots}

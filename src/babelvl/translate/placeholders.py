@@ -140,11 +140,11 @@ def split_lines(text: str, *, quoted: bool = False, code: str = "verbatim", sent
     """
     if code not in CODE_MODES:
         raise ValueError(f"code must be one of {CODE_MODES}, got {code!r}")
-    if is_code_field(text) and (code == "verbatim" or LITERAL_NEWLINE in text):
+    whole_code = is_code_field(text)
+    if whole_code and (code == "verbatim" or LITERAL_NEWLINE in text):
         return [Line(text, None, "")]
     lines = []
     fenced = False
-    whole_code = is_code_field(text)
     for raw in text.split("\n"):
         stripped = raw.strip()
         fence = "```" in stripped  # a line that opens or closes a fenced block is kept whole

@@ -128,6 +128,14 @@ def build_plan(rows: Any, spec: FieldSpec, source: LanguagePack, *, file: str,
                          file=file)
     plan = Plan(columns=columns, rows=[])
     values = column_lists(rows, columns)  # text columns only: cheap, images stay on disk
+    split_memo: dict[tuple[str, bool], list[Line]] = {}  # benchmarks repeat texts (circular copies, POPE)
+
+    def split(text: str, sentences: bool) -> list[Line]:
+        lines = split_memo.get((text, sentences))
+        if lines is None:
+            lines = split_memo[(text, sentences)] = split_lines(text, quoted=mask_quoted, code=spec.code,
+                                                                sentences=sentences)
+        return lines  # Lines are immutable: rows may share them
     for row in range(len(rows)):
         row_plan: dict[str, FieldPlan] = {}
         for column in columns:
@@ -142,7 +150,7 @@ def build_plan(rows: Any, spec: FieldSpec, source: LanguagePack, *, file: str,
             if column in spec.suffixes and not is_list:
                 texts[0], had_suffix = _strip_suffix(texts[0], source.instruction(spec.suffixes[column]))
             long = column in spec.context and not is_list and len(texts[0]) > LONG_CONTEXT_CHARS
-            elements = [split_lines(t, quoted=mask_quoted, code=spec.code, sentences=long) for t in texts]
+            elements = [split(t, long) for t in texts]
             row_plan[column] = FieldPlan(is_list, elements, [[None] * len(lines) for lines in elements],
                                          had_suffix, long)
         image_hash = image_hashes[row] if image_hashes is not None else None
