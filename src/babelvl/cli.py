@@ -219,13 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog="example: babelvl mix --source multi-pixmo/ama --source multi-pixmo/cap:0.3 "
                                "--languages en,fr,de,it,es --budget 20000 --exclude-images-of mme=data/mme --out mix/multi")
     mx.add_argument("--source", action="append", required=True, metavar="FOLDER[:SHARE]",
-                    help="a babelvl dataset folder (Multi-PixMo output), optionally with its share of the budget")
+                    help="a babelvl dataset folder (Multi-PixMo output), optionally with its share of the budget; "
+                         "sources without a share split what the others leave")
     mx.add_argument("--languages", required=True)
     mx.add_argument("--language-shares", help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
     mx.add_argument("--budget", type=int, required=True)
     mx.add_argument("--budget-unit", choices=["examples", "tokens"], default="examples")
     mx.add_argument("--validation-size", type=int, default=0)
-    mx.add_argument("--image-dir", type=Path, help="where URL-based images are on disk (the fetch cache)")
+    mx.add_argument("--image-dir", type=Path, action="append", default=[],
+                    help="where URL-based images are on disk (repeatable; SOURCE/images is always searched too)")
     mx.add_argument("--exclude-images-of", action="append", default=[], metavar="DATA",
                     help="evaluation data (path or Hub id) whose images must not be trained on")
     mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
@@ -439,17 +441,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_mix(args: argparse.Namespace) -> int:
-    from babelvl.train.mixture import MixSource, build_mixture, eval_image_hashes
+    from babelvl.train.mixture import MixSource, build_mixture, eval_image_hashes, parse_source_shares
 
     languages = _comma_list(args.languages)
-    sources = []
-    for value in args.source:
-        path, share = value, 1.0 / len(args.source)
-        head, _, tail = value.rpartition(":")
-        if head and tail.replace(".", "", 1).isdigit():
-            path, share = head, float(tail)
-        sources.append(MixSource(path=path, kind=None, languages=tuple(languages), share=share,
-                                 image_dir=str(args.image_dir) if args.image_dir else None))
+    image_dirs = tuple(str(d) for d in args.image_dir) or None
+    sources = [MixSource(path=path, kind=None, languages=tuple(languages), share=share, image_dir=image_dirs)
+               for path, share in parse_source_shares(args.source)]
     shares = None
     if args.language_shares:
         shares = {k: float(v) for k, v in (p.split("=") for p in _comma_list(args.language_shares))}
