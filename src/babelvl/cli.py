@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("mixture", type=Path)
     xp.add_argument("--format", choices=["messages", "llava", "sharegpt"], required=True)
     xp.add_argument("--split", default="train")
+    xp.add_argument("--images", choices=["absolute", "relative", "embed"], default="absolute",
+                    help="image references: absolute paths (any working directory), relative to --out, or the bytes "
+                         "embedded (messages format: a datasets Parquet with an Image feature)")
     xp.add_argument("--out", type=Path, required=True)
 
     tn = sub.add_parser("train", help="fine-tune an image-text-to-text model on a mixture (full, LoRA, QLoRA)",
@@ -461,7 +464,7 @@ def cmd_mix(args: argparse.Namespace) -> int:
 def cmd_export_mixture(args: argparse.Namespace) -> int:
     from babelvl.train.exporters import export_mixture
 
-    print(export_mixture(args.mixture, args.out, args.format, split=args.split))
+    print(export_mixture(args.mixture, args.out, args.format, split=args.split, images=args.images))
     return 0
 
 
