@@ -117,7 +117,7 @@ def test_dry_run_and_cli_errors(tmp_path, capsys):
     est = dry_run(BuildSpec(recipe="cap", languages=["fr", "de"], out_dir=tmp_path / "o", data=str(data),
                             generator="openai:x"))
     assert est["rows"] == 5 and est["model_calls"] == 10 and est["tokens_estimate"] > 0
-    assert main(["build-pixmo", "--source", "cap", "--data", str(data), "--languages", "fr",
+    assert main(["build-pixmo", "--recipe", "cap", "--data", str(data), "--languages", "fr",
                  "--out", str(tmp_path / "o")]) == 2
     assert "needs --generator" in capsys.readouterr().err
 
@@ -263,7 +263,7 @@ def test_build_writes_english_for_the_english_only_mixture_and_refuses_a_fetch_t
     english = _rows(tmp_path / "ama" / "en")
     assert [r["question"] for r in english] == [r["question"] for r in ama_rows(images.base_url, 2, 2)]
     for languages in ("en", "en,fr"):
-        assert main(["mix", "--source", str(tmp_path / "ama"), "--languages", languages, "--budget", "4",
+        assert main(["mix", "--data", str(tmp_path / "ama"), "--languages", languages, "--budget", "4",
                      "--out", str(tmp_path / f"mix-{languages}")]) == 0
         records = [json.loads(l) for l in (tmp_path / f"mix-{languages}" / "train.jsonl").read_text().splitlines()]
         assert {r["language"] for r in records} == set(languages.split(","))

@@ -216,6 +216,8 @@ def test_sources_without_a_share_split_what_is_left():
     assert parse_source_shares(["C:/data/ama:0.5", "hub/id:x"]) == [("C:/data/ama", 0.5), ("hub/id:x", 0.5)]
     with pytest.raises(InputError, match="sum to 1.2, leaving nothing for c"):
         parse_source_shares(["a:0.6", "b:0.6", "c"])
+    with pytest.raises(InputError, match="sum to 1, leaving nothing for b"):
+        parse_source_shares(["a:1", "b"])
 
 
 def test_images_found_in_several_folders_the_fetch_index_and_the_source_folder(data, tmp_path):

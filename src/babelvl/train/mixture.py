@@ -87,9 +87,9 @@ def parse_source_shares(values: list[str]) -> list[tuple[str, float]]:
     given = sum(s for _, s in parsed if s is not None)
     rest = [p for p, s in parsed if s is None]
     if rest:
-        if given > 1.0 + SHARE_TOLERANCE:
+        if given >= 1.0 - SHARE_TOLERANCE:
             raise InputError(f"source shares given sum to {given:g}, leaving nothing for {', '.join(rest)}",
-                             field="--source")
+                             field="--data")
         left = (1.0 - given) / len(rest)
         return [(p, left if s is None else s) for p, s in parsed]
     return [(p, s) for p, s in parsed if s is not None]
