@@ -249,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--budget", type=positive_int, required=True)
     mx.add_argument("--budget-unit", choices=["examples", "tokens"], default="examples")
     mx.add_argument("--validation-size", type=non_negative_int, default=0)
-    mx.add_argument("--image-dir", type=Path, help="where URL-based images are on disk (the fetch cache)")
+    mx.add_argument("--image-dir", type=Path, action="append", default=[],
+                    help="where URL-based images are on disk (repeatable; SOURCE/images is always searched too)")
     mx.add_argument("--exclude-images-of", action="append", default=[], metavar="DATA",
                     help="evaluation data (path or Hub id) whose images must not be trained on")
     mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
@@ -261,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     legacy_positional(xp, "mixture", "the mixture folder is given with --data")
     xp.add_argument("--format", choices=["messages", "llava", "sharegpt"], required=True)
     xp.add_argument("--split", default="train")
+    xp.add_argument("--images", choices=["absolute", "relative", "embed"], default="absolute",
+                    help="image references: absolute paths (any working directory), relative to --out, or the bytes "
+                         "embedded (messages format: a datasets Parquet with an Image feature)")
     xp.add_argument("--out", type=out_folder, required=True, help="export folder")
 
     tn = sub.add("train", help="fine-tune an image-text-to-text model on a mixture (full, LoRA, QLoRA)",
@@ -471,25 +475,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_mix(args: argparse.Namespace) -> int:
-    from babelvl.train.mixture import MixSource, build_mixture, eval_image_hashes
+    from babelvl.train.mixture import MixSource, build_mixture, eval_image_hashes, parse_source_shares
 
     languages = comma_list(args.languages)
-    parsed: list[tuple[str, float | None]] = []
-    for value in args.data:
-        head, _, tail = value.rpartition(":")
-        if head and tail.replace(".", "", 1).isdigit():
-            parsed.append((head, float(tail)))
-        else:
-            parsed.append((value, None))
-    # Sources without a share split what the suffixed ones leave (``--data a --data b:0.3`` -> a gets 0.7).
-    given = sum(share for _, share in parsed if share is not None)
-    unsuffixed = sum(share is None for _, share in parsed)
-    if given > 1 + 1e-9 or (unsuffixed and given >= 1 - 1e-9):
-        raise BabelvlError(f"--data shares add up to {given:g}: they must leave room for the sources without one "
-                           "and sum to at most 1")
-    sources = [MixSource(path=path, kind=None, languages=tuple(languages),
-                         share=share if share is not None else (1 - given) / unsuffixed,
-                         image_dir=str(args.image_dir) if args.image_dir else None) for path, share in parsed]
+    image_dirs = tuple(str(d) for d in args.image_dir) or None
+    sources = [MixSource(path=path, kind=None, languages=tuple(languages), share=share, image_dir=image_dirs)
+               for path, share in parse_source_shares(args.data)]
     shares = args.language_shares  # parsed and checked by cli_options.language_shares
     eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of]) if args.exclude_images_of else None
     manifest = build_mixture(sources, budget=args.budget, budget_unit=args.budget_unit, language_shares=shares,
@@ -502,7 +493,7 @@ def cmd_mix(args: argparse.Namespace) -> int:
 def cmd_export_mixture(args: argparse.Namespace) -> int:
     from babelvl.train.exporters import export_mixture
 
-    print(export_mixture(args.data, args.out, args.format, split=args.split))
+    print(export_mixture(args.data, args.out, args.format, split=args.split, images=args.images))
     return 0
 
 
