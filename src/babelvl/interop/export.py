@@ -133,11 +133,14 @@ def export(data: str | Path, out: str | Path, *, to: str, benchmark: str | None 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     entries = []
+    from babelvl.data.loading import quiet_progress
+
     for lset in load_language_sets(data, benchmark=benchmark, languages=languages):
         if to == "lmms-eval":
             from babelvl.interop.lmms_eval_task import write_task
 
-            written = write_task(lset, out)
+            with quiet_progress():
+                written = write_task(lset, out)
         else:
             from babelvl.interop.vlmevalkit import write_tsv
 

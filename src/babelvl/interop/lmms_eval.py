@@ -58,9 +58,10 @@ def _sample_lines(path: Path) -> list[tuple[int, Any]]:
     return _jsonl(path)
 
 
-def read_samples(path: Path) -> list[Prediction]:
+def read_samples(path: Path, problems: Problems | None = None) -> list[Prediction]:
     """Predictions from an lmms-eval samples file (JSONL, or the older JSON with ``logs``)."""
-    problems = Problems(path)
+    own = problems is None
+    problems = problems or Problems(path)
     out: list[Prediction] = []
     unit = "entry" if path.suffix.lower() == ".json" else "line"
     for number, sample in _sample_lines(path):
@@ -85,7 +86,8 @@ def read_samples(path: Path) -> list[Prediction]:
             problems.add(f"{where}, field 'doc_id': expected a non-negative integer, got {doc_id!r}")
             continue
         out.append(Prediction(where, "doc_id", response, row=doc_id, target=target))
-    problems.raise_if_any("lmms-eval samples file")
+    if own:
+        problems.raise_if_any("lmms-eval samples file")
     return out
 
 

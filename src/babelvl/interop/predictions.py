@@ -47,6 +47,7 @@ class Prediction:
     row: int | None = None
     index: int | None = None
     target: str | None = None
+    target_field: str = "target"
 
 
 class Problems:
@@ -97,8 +98,12 @@ def detect_format(path: Path) -> tuple[str, str]:
     return "jsonl", "JSON lines with 'id' or 'row' and 'response' (babelvl predictions)"
 
 
-def read_predictions(path: str | Path, fmt: str = "auto") -> tuple[list[Prediction], str, str]:
-    """Read ``path``; return the predictions, the format used, and why that format was chosen."""
+def read_predictions(path: str | Path, fmt: str = "auto",
+                     problems: Problems | None = None) -> tuple[list[Prediction], str, str]:
+    """Read ``path``; return the predictions, the format used, and why that format was chosen.
+
+    Bad records are added to ``problems`` when given (the caller raises them with its own), else raised here.
+    """
     path = Path(path)
     if fmt not in FORMATS:
         raise InputError(f"unknown predictions format '{fmt}' (known: {', '.join(FORMATS)})", field="format")
@@ -108,16 +113,17 @@ def read_predictions(path: str | Path, fmt: str = "auto") -> tuple[list[Predicti
     if fmt == "vlmevalkit":
         from babelvl.interop.vlmevalkit import read_prediction_sheet
 
-        return read_prediction_sheet(path), fmt, why
+        return read_prediction_sheet(path, problems), fmt, why
     if fmt == "lmms-eval":
         from babelvl.interop.lmms_eval import read_samples
 
-        return read_samples(path), fmt, why
-    return _read_babelvl(path, records=fmt == "records"), fmt, why
+        return read_samples(path, problems), fmt, why
+    return _read_babelvl(path, problems, records=fmt == "records"), fmt, why
 
 
-def _read_babelvl(path: Path, *, records: bool) -> list[Prediction]:
-    problems = Problems(path)
+def _read_babelvl(path: Path, problems: Problems | None, *, records: bool) -> list[Prediction]:
+    own = problems is None
+    problems = problems or Problems(path)
     out: list[Prediction] = []
     for number, obj in _jsonl(path):
         where = f"{path}: line {number}"
@@ -141,7 +147,8 @@ def _read_babelvl(path: Path, *, records: bool) -> list[Prediction]:
         else:
             problems.add(f"{where}: needs an 'id' field" if records
                          else f"{where}: needs an 'id' or a 'row' field")
-    problems.raise_if_any()
+    if own:
+        problems.raise_if_any()
     return out
 
 

@@ -46,7 +46,7 @@ def _cell(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def read_prediction_sheet(path: Path) -> list[Prediction]:
+def read_prediction_sheet(path: Path, problems: Problems | None = None) -> list[Prediction]:
     """Predictions from a VLMEvalKit ``.xlsx``/``.tsv``/``.csv`` sheet (rows named as the sheet shows them)."""
     frame = _read_sheet(path)
     missing = [c for c in REQUIRED if c not in frame.columns]
@@ -55,7 +55,8 @@ def read_prediction_sheet(path: Path) -> list[Prediction]:
                          f"{', '.join(missing)} (found: {', '.join(map(str, frame.columns))})",
                          file=str(path), field=missing[0])
     unit = "sheet row" if path.suffix.lower() == ".xlsx" else "line"
-    problems = Problems(path)
+    own = problems is None
+    problems = problems or Problems(path)
     out: list[Prediction] = []
     has_id, has_answer = "babelvl_id" in frame.columns, "answer" in frame.columns
     for i, record in enumerate(frame.to_dict("records")):
@@ -65,7 +66,8 @@ def read_prediction_sheet(path: Path) -> list[Prediction]:
         answer = _cell(record.get("answer")) if has_answer else None
         target = None if answer is None else str(answer)
         if has_id and _cell(record["babelvl_id"]) is not None:
-            out.append(Prediction(where, "babelvl_id", response, id=str(record["babelvl_id"]), target=target))
+            out.append(Prediction(where, "babelvl_id", response, id=str(record["babelvl_id"]), target=target,
+                                  target_field="answer"))
             continue
         raw = _cell(record["index"])
         try:
@@ -75,8 +77,9 @@ def read_prediction_sheet(path: Path) -> list[Prediction]:
         if index is None or index < 0:
             problems.add(f"{where}, field 'index': expected a non-negative integer, got {raw!r}")
             continue
-        out.append(Prediction(where, "index", response, index=index, target=target))
-    problems.raise_if_any("VLMEvalKit prediction sheet")
+        out.append(Prediction(where, "index", response, index=index, target=target, target_field="answer"))
+    if own:
+        problems.raise_if_any("VLMEvalKit prediction sheet")
     return out
 
 
