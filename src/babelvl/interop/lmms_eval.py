@@ -69,6 +69,9 @@ def read_samples(path: Path, problems: Problems | None = None) -> list[Predictio
         if not isinstance(sample, dict):
             problems.add(f"{where}: expected a JSON object")
             continue
+        if "filtered_resps" not in sample and "resps" not in sample:
+            problems.add(f"{where}: needs a 'filtered_resps' or 'resps' field (is this an lmms-eval samples file?)")
+            continue
         field = "filtered_resps" if "filtered_resps" in sample else "resps"
         response = _first_text(sample.get(field))
         if not isinstance(response, str):
