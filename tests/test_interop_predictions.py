@@ -168,3 +168,17 @@ def test_records_round_trip_and_cli_says_which_format_it_read(suite, tmp_path, c
     assert main(["score", "--benchmark", "scienceqa", "--data", str(path), "--predictions", str(preds),
                  "--format", "lmms-eval"]) == 2
     assert "line 1: needs a 'filtered_resps' or 'resps' field" in capsys.readouterr().err
+
+
+def test_lmms_eval_ai2d_targets_as_letters_or_option_text_are_both_checked(suite, tmp_path):
+    path = suite[("ai2d", "en")]
+    items = _items("ai2d", path, "en")
+    # lmms-eval's AI2D "mcq" format logs the letter, its "qa" format the option text: both are the data's gold.
+    samples = [{"doc_id": i.row, "target": i.answer if n % 2 else i.options[i.answer], "filtered_resps": i.answer}
+               for n, i in enumerate(items)]
+    metrics = score_predictions(benchmark="ai2d", data=str(path), predictions=_jsonl(tmp_path / "s.jsonl", samples))
+    assert metrics["accuracy"] == 1.0
+    wrong = next(l for l in items[0].options if l != items[0].answer)
+    samples[0]["target"] = wrong
+    with pytest.raises(InputError, match=f"line 1, field 'target': the file's gold answer '{wrong}'"):
+        score_predictions(benchmark="ai2d", data=str(path), predictions=_jsonl(tmp_path / "s.jsonl", samples))

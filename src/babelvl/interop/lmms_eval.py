@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from babelvl.errors import InputError
-from babelvl.interop.predictions import Prediction, Problems, _jsonl
+from babelvl.interop.predictions import Prediction, Problems, read_jsonl_lines
 
 #: lmms-eval metric name -> path into babelvl's metrics dict, per benchmark (what exported tasks report).
 TASK_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -55,7 +55,7 @@ def _sample_lines(path: Path) -> list[tuple[int, Any]]:
             raise InputError("expected a JSON object with a non-empty 'logs' list (lmms-eval samples log)",
                              file=str(path), field="logs")
         return [(i, entry) for i, entry in enumerate(logs)]
-    return _jsonl(path)
+    return read_jsonl_lines(path)
 
 
 def read_samples(path: Path, problems: Problems | None = None) -> list[Prediction]:

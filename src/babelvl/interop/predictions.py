@@ -68,7 +68,7 @@ class Problems:
                          + (f"\n  ... and {more} more" if more > 0 else ""), file=str(self.path))
 
 
-def _jsonl(path: Path) -> list[tuple[int, Any]]:
+def read_jsonl_lines(path: Path) -> list[tuple[int, Any]]:
     try:
         lines = list(iter_jsonl(path))
     except ValueError as exc:
@@ -89,7 +89,7 @@ def detect_format(path: Path) -> tuple[str, str]:
         raise InputError("no such predictions file", file=str(path))
     if suffix == ".json":
         return "lmms-eval", "a .json file (lmms-eval samples log with 'logs')"
-    first = _jsonl(path)[0][1]
+    first = read_jsonl_lines(path)[0][1]
     if isinstance(first, dict):
         if "doc_id" in first:
             return "lmms-eval", "first line has 'doc_id' (lmms-eval --log_samples file)"
@@ -125,7 +125,7 @@ def _read_babelvl(path: Path, problems: Problems | None, *, records: bool) -> li
     own = problems is None
     problems = problems or Problems(path)
     out: list[Prediction] = []
-    for number, obj in _jsonl(path):
+    for number, obj in read_jsonl_lines(path):
         where = f"{path}: line {number}"
         if not isinstance(obj, dict):
             problems.add(f"{where}: expected a JSON object")
