@@ -167,6 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--dry-run", action="store_true", help="estimate rows, calls and tokens; call no model")
     bp.add_argument("--out", type=Path, required=True)
 
+    bp.add_argument("--unsafe-no-sandbox", action="store_true",
+                    help="--localize-images without bubblewrap: runs dataset code with only in-process "
+                         "guards (code you trust only)")
+
+    rd = sub.add_parser("render", help="render one CoSyn figure (code + data) in the sandbox, to debug it",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                        description="Exit status 0 with --out written; 1 when the code was refused, stopped "
+                                    "or made no acceptable image (the reason is printed); 2 for bad input or "
+                                    "when no sandbox can run here.")
+    rd.add_argument("--code", type=Path, required=True, help="the plotting script (CoSyn `code` field)")
+    rd.add_argument("--data", type=Path, help="its data (CoSyn `data` field: CSV or JSON)")
+    rd.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    rd.add_argument("--timeout", type=float, default=30.0, help="wall-clock seconds before the run is killed")
+    rd.add_argument("--memory-mb", type=int, default=1024, help="address-space limit of the sandboxed process")
+    rd.add_argument("--unsafe-no-sandbox", action="store_true",
+                    help="run without bubblewrap (in-process guards only): code you trust only")
+
     an = sub.add_parser("annotate", help="human quality assessment: plan, serve, agreement, report, interchange")
     an_sub = an.add_subparsers(dest="annotate_command", metavar="ACTION", required=True)
     ap = an_sub.add_parser("plan", help="draw a stratified sample with an overlap share and assign it")
@@ -351,6 +368,10 @@ def cmd_build_pixmo(args: argparse.Namespace) -> int:
     from babelvl.languages import parse_language_list
     from babelvl.pixmo.build import BuildSpec, dry_run, run_build
 
+    if args.localize_images and not args.dry_run:  # fail before any model call, not at the first figure
+        from babelvl.pixmo.sandbox import require_sandbox
+
+        require_sandbox(unsafe_no_sandbox=args.unsafe_no_sandbox)
     options = {k: v for k, v in {"base_url": args.api_base, "license": args.license}.items() if v}
     spec = BuildSpec(recipe=args.source, languages=[p.code for p in parse_language_list(args.languages)],
                      out_dir=args.out, data=args.data, config=args.config, split=args.split, engine=args.engine,
@@ -533,6 +554,18 @@ def cmd_sample_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from babelvl.pixmo.render_one import render_files
+
+    result = render_files(args.code, args.data, args.out, timeout_s=args.timeout, memory_mb=args.memory_mb,
+                          unsafe_no_sandbox=args.unsafe_no_sandbox)
+    if not result.ok:
+        print(f"babelvl render: {result.reason}", file=sys.stderr)
+        return 1
+    print(f"{args.out}\t{len(result.image_bytes or b'')} bytes\t{result.seconds:.2f} s")
+    return 0
+
+
 def cmd_tiny_model(args: argparse.Namespace) -> int:
     from babelvl.testing.tiny_models import build_tiny_vlm
 
@@ -543,7 +576,8 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
 COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit,
             "build-pixmo": cmd_build_pixmo, "annotate": cmd_annotate,
             "mix": cmd_mix, "export-mixture": cmd_export_mixture, "train": cmd_train, "ablate": cmd_ablate, "languages": cmd_languages,
-            "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
+            "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model,
+            "render": cmd_render}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
