@@ -122,7 +122,7 @@ def test_hostile_script_through_babelvl_render(script, arena, tmp_path, capsys):
     case = _case(script)
     code = arena.script(script, tmp_path)
     out = tmp_path / "figure.png"
-    status = main(["render", "--code", str(code), "--out", str(out), "--timeout", str(case.timeout)])
+    status = main(["render", "--code", str(code), "--out", str(out), "--time-limit", str(case.timeout)])
     captured = capsys.readouterr()
     message = captured.err.strip().splitlines()[-1] if captured.err.strip() else ""
     if case.expect == "refused":
