@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--db", type=Path, required=True, help="SQLite database of the app (created if missing)")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8080)
-    sv.add_argument("--admin", help="create this admin user (password from $BABELVL_ADMIN_PASSWORD)")
+    sv.add_argument("--admin", help="make sure this admin exists (created with $BABELVL_ADMIN_PASSWORD; on later "
+                                    "starts kept, its password reset if $BABELVL_ADMIN_PASSWORD differs)")
     ag = an_sub.add("agreement", help="inter-annotator agreement with bootstrap intervals")
     rp = an_sub.add("report", help="Markdown + HTML report with verdicts per language")
     for p_ in (ag, rp):
@@ -430,13 +431,11 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if action == "serve":
         import os
 
-        from babelvl.quality.app import create_admin, serve
+        from babelvl.quality.app import ensure_admin, serve
 
         if args.admin:
-            password = os.environ.get("BABELVL_ADMIN_PASSWORD")
-            if not password:
-                raise BabelvlError("set BABELVL_ADMIN_PASSWORD to create the admin user")
-            create_admin(args.db, args.admin, password)
+            outcome = ensure_admin(args.db, args.admin, os.environ.get("BABELVL_ADMIN_PASSWORD") or None)
+            print(f"admin {args.admin}: {outcome}", file=sys.stderr)
         serve(args.db, args.host, args.port)
         return 0
     from babelvl.quality.interchange import read_annotations
