@@ -53,9 +53,10 @@ def client_address(host: str | None) -> str:
 
 
 def delay_after(kind: str, failures: int) -> float:
-    """Seconds to wait after ``failures`` consecutive failures on a counter of this kind."""
+    """Seconds to wait after ``failures`` consecutive failures on a counter of this kind: none before the
+    free ones are used up, then FIRST_DELAY, doubling up to MAX_DELAY."""
     over = failures - FREE_FAILURES[kind]
-    return 0.0 if over <= 0 else min(MAX_DELAY, FIRST_DELAY * 2 ** (over - 1))
+    return 0.0 if over < 0 else min(MAX_DELAY, FIRST_DELAY * 2 ** min(over, 40))
 
 
 @dataclass(frozen=True)
