@@ -12,7 +12,7 @@ network or try to escape on purpose. An in-process audit hook is not a security 
   holding matplotlib, numpy, PIL and pandas, ``/etc/fonts`` and ``/etc/ld.so.cache``. No host
   ``/proc`` (a fresh one of the sandbox's own PID namespace), no ``/etc/passwd``, no home folder.
   The only writable place is a size-capped private tmpfs (``/sandbox``, also ``/tmp``), thrown
-  away with the namespace. bwrap itself is started with an empty environment, so the PID 1 the
+  away with the namespace (``/dev`` is a minimal, read-only one: no ``/dev/shm`` to fill). bwrap itself is started with an empty environment, so the PID 1 the
   code can see carries nothing either.
 * ``rlimits``: address space (``memory_mb``), CPU seconds, file size, no core files, processes.
 * ``seccomp``: (libseccomp, loaded by the child before the code runs) process creation, exec,
@@ -264,7 +264,8 @@ def _bwrap_command(control_in: Path, *, allow_network: bool, work_mb: int) -> li
     roots, _ = _python_roots()
     for root in roots:
         command += ["--ro-bind", root, root]
-    command += ["--dev", "/dev", "--proc", "/proc",
+    # /dev is a tmpfs of its own: read-only, or it would be host memory the code could fill without limit
+    command += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc",
                 "--perms", "0700", "--size", str(work_mb * 1024 * 1024), "--tmpfs", BOX,
                 "--dir", f"{BOX}/.tmp", "--symlink", f"{BOX}/.tmp", "/tmp",
                 "--ro-bind", str(control_in), CONTROL, "--chdir", BOX, "--remount-ro", "/"]
