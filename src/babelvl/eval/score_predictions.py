@@ -15,7 +15,7 @@ from babelvl.benchmarks.base import Item, Rejected
 from babelvl.benchmarks.registry import get_benchmark
 from babelvl.data.loading import load_rows
 from babelvl.errors import InputError
-from babelvl.eval.scoring import judge, with_provenance
+from babelvl.eval.scoring import compute_metrics, judge, with_provenance
 from babelvl.io.files import iter_jsonl
 from babelvl.languages import load_language
 
@@ -102,7 +102,7 @@ def score_predictions(*, benchmark: str, data: str, predictions: str | Path, lan
                          + (f"\n  ... and {more} more" if more > 0 else ""), file=str(path))
 
     scored = [judge(bench, item, responses.get(item.id), pack, parser) for item in items]
-    metrics = bench.metrics(scored)
+    metrics = compute_metrics(bench, scored, parser)
     unscored = [{"id": s.id, "row": s.row, "reason": "no prediction for this item"}
                 for s in scored if s.status == "missing"]
     unscored += [{"id": r.id, "row": r.row, "field": r.field, "reason": r.reason} for r in rejected]
