@@ -24,7 +24,8 @@ from babelvl.benchmarks.registry import get_benchmark
 from babelvl.data.loading import load_rows
 from babelvl.errors import InputError
 from babelvl.eval.consistency import cross_lingual_consistency
-from babelvl.eval.scoring import judge, record_to_scored, scored_to_record, with_provenance
+from babelvl.eval.uncertainty import paired_language_tests
+from babelvl.eval.scoring import compute_metrics, judge, record_to_scored, scored_to_record, with_provenance
 from babelvl.eval.sources import source_for
 from babelvl.io.files import JsonlAppender, read_jsonl_tolerant, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
@@ -52,16 +53,39 @@ class EvalSpec:
 
 @dataclass
 class RunStats:
+    """Counts and times of one run; ``timing()`` is what results.json records.
+
+    Times are kept apart so that no rate mixes them: ``load_seconds`` (model loading, wherever it
+    happens: before the run or lazily inside the first ``generate``), ``generation_seconds`` (inside
+    the model's ``generate`` calls, loading taken out), ``seconds`` (the whole run: data, parsing,
+    records and reports too).
+    """
+
     items: int = 0
     skipped_done: int = 0
     model_calls: int = 0
     cache_hits: int = 0
     rejected: int = 0
     seconds: float = 0.0
+    load_seconds: float = 0.0
+    generation_seconds: float = 0.0
+    generated_items: int = 0
+    """Items answered by the model in this run (cache hits excluded)."""
+    generated_tokens: int | None = None
+    """Tokens the model generated, or None when the backend cannot count them."""
 
     @property
-    def items_per_second(self) -> float:
-        return self.items / self.seconds if self.seconds else 0.0
+    def items_per_second(self) -> float | None:
+        """Model throughput: items the model answered per second of generation."""
+        return self.generated_items / self.generation_seconds if self.generation_seconds else None
+
+    def timing(self) -> dict[str, Any]:
+        tokens_per_second = (self.generated_tokens / self.generation_seconds
+                             if self.generated_tokens is not None and self.generation_seconds else None)
+        return {"load_seconds": round(self.load_seconds, 3), "generation_seconds": round(self.generation_seconds, 3),
+                "wall_seconds": round(self.seconds, 3), "generated_items": self.generated_items,
+                "items_per_second": self.items_per_second, "generated_tokens": self.generated_tokens,
+                "generated_tokens_per_second": tokens_per_second, "cached_items": self.cache_hits}
 
 
 def _records_path(out_dir: Path, benchmark: str, language: str) -> Path:
@@ -69,17 +93,30 @@ def _records_path(out_dir: Path, benchmark: str, language: str) -> Path:
 
 
 def _check_run_file(out_dir: Path, fingerprint: dict[str, Any]) -> None:
-    """Refuse to mix two different runs in one folder; a resumed run must match the first."""
+    """Refuse to mix two different runs in one folder; a resumed run must match the first.
+
+    A run that failed before scoring any item (a typo in --model, a bad --data path) binds nothing: the
+    corrected command may start again in the same folder.
+    """
     run_file = out_dir / "run.json"
-    if run_file.exists():
+    if run_file.exists() and _has_records(out_dir):
         import json
 
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the run file ({exc}); use a new --out folder",
+                             file=str(run_file)) from None
         keys = ("model", "settings", "parser")
         if {k: previous.get(k) for k in keys} != {k: fingerprint.get(k) for k in keys}:
             raise InputError("this output folder holds a run with another model, settings or parser; "
                              "use a new --out folder", file=str(run_file))
     write_json_atomic(run_file, fingerprint)
+
+
+def _has_records(out_dir: Path) -> bool:
+    """True when an earlier run in ``out_dir`` scored at least one item."""
+    return any(path.stat().st_size > 0 for path in (out_dir / "records").glob("*/*.jsonl"))
 
 
 def _progress(console: Console) -> Progress:
@@ -90,11 +127,14 @@ def _progress(console: Console) -> Progress:
 
 
 def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None,
-             after_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
+             after_batch: Callable[[int], None] | None = None, load_seconds: float = 0.0) -> dict[str, Any]:
     """Run (or resume) an evaluation and write records, results and the report; return the results.
 
     ``after_batch`` is called after each answer with the number of answers this run has had (tests use it to
-    simulate a kill at any point).
+    simulate a kill at any point). ``load_seconds`` is the time the caller spent building ``backend`` (loading
+    done lazily inside ``generate`` is measured here, from ``backend.load_seconds``). Times and counts of the
+    run go to the run log (``run-log.jsonl``), not to results.json, so results are the same bytes after a
+    kill and a resume.
     """
     console = console or ui.console()
     if spec.parser not in PARSERS:
@@ -111,7 +151,7 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
                    "data": spec.data, "suite": spec.suite, "limit": spec.limit}
     _check_run_file(out_dir, fingerprint)
 
-    stats = RunStats()
+    stats = RunStats(load_seconds=load_seconds)
     started = time.perf_counter()
     results: dict[str, Any] = {}
     rejects_summary: dict[str, dict[str, int]] = {}
@@ -125,15 +165,14 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
                 task = progress.add_task(f"{bench.name}/{language}", total=len(rows), rate="-")
                 parts.append(_Part(bench, language, rows, source.source, packs[language], task,
                                    _records_path(out_dir, bench.name, language)))
-        _run_parts(parts, spec, cached, out_dir, stats, progress, after_batch)
+        _run_parts(parts, spec, cached, out_dir, stats, progress, after_batch, backend)
         for part in parts:
             rejects_summary.setdefault(part.bench.name, {})[part.language] = len(part.rejected)
             records = read_jsonl_tolerant(part.records_path)
-            metrics = part.bench.metrics([record_to_scored(r) for r in records])
+            metrics = compute_metrics(part.bench, [record_to_scored(r) for r in records], spec.parser)
             results.setdefault(part.bench.name, {})[part.language] = with_provenance(
                 metrics, benchmark=part.bench.name, language=part.language, parser=spec.parser,
                 data=part.source, rejected=len(part.rejected))
-    stats.seconds = time.perf_counter() - started
     stats.model_calls, stats.cache_hits = cached.misses, cached.hits
 
     consistency = {b.name: cross_lingual_consistency(
@@ -142,16 +181,28 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     summary = {"babelvl_version": __version__, "model": backend.identity(), "parser": spec.parser,
                "settings": spec.settings.as_dict(), "languages": spec.languages,
                "benchmarks": results, "consistency": consistency, "rejected": rejects_summary,
-               "run_log": RUN_LOG}  # model calls, cache hits and time of each run
+               "paired_vs_reference": paired_language_tests(
+                   {b.name: {lang: read_jsonl_tolerant(_records_path(out_dir, b.name, lang))
+                             for lang in spec.languages} for b in benchmarks}, spec.parser),
+               "run_log": RUN_LOG}  # load and generation time, items/s, tokens/s of each run: the run log
+    stats.seconds = time.perf_counter() - started + load_seconds
     write_json_atomic(out_dir / "results.json", summary)
     from babelvl.report.eval_report import write_eval_report
 
     write_eval_report(summary, out_dir)
+    rate = f"{stats.items_per_second:.1f} items/s" if stats.items_per_second else "no generation"
+    tokens = (f", {stats.timing()['generated_tokens_per_second']:.1f} tokens/s"
+              if stats.timing()["generated_tokens_per_second"] else "")
     console.print(f"[green]done[/green]: {stats.items} items scored ({stats.skipped_done} already done), "
                   f"{stats.model_calls} model calls, {stats.cache_hits} cache hits, "
-                  f"{stats.rejected} rows rejected, {stats.seconds:.1f}s; results in {out_dir}")
+                  f"{stats.rejected} rows rejected; model load {stats.load_seconds:.1f}s, generation "
+                  f"{stats.generation_seconds:.1f}s ({rate}{tokens}), wall {stats.seconds:.1f}s; "
+                  f"results in {out_dir}")
     summary["stats"] = asdict(stats)
-    append_run_log(out_dir, "eval", {**summary["stats"], "items_per_second": round(stats.items_per_second, 3)})
+    summary["timing"] = stats.timing()
+    append_run_log(out_dir, "eval", {"timing": summary["timing"], "items": stats.items,
+                                     "skipped_done": stats.skipped_done, "model_calls": stats.model_calls,
+                                     "cache_hits": stats.cache_hits, "rejected": stats.rejected})
     return summary
 
 
@@ -178,7 +229,7 @@ WRITE_EVERY, WRITE_SECONDS = 64, 1.0
 
 
 def _run_parts(parts: list[_Part], spec: EvalSpec, cached: CachedBackend, out_dir: Path, stats: RunStats,
-               progress: Progress, after_batch: Callable[[int], None] | None) -> None:
+               progress: Progress, after_batch: Callable[[int], None] | None, backend: Backend) -> None:
     """Stream every part's items through the model's window at once; write each part's records in item order.
 
     Items are produced lazily and sent as the window has room (a server keeps ``--concurrency`` requests in
@@ -233,6 +284,8 @@ def _run_parts(parts: list[_Part], spec: EvalSpec, cached: CachedBackend, out_di
                 produced += 1
                 yield Request(prompt=prompt, images=tuple(obj.images))
 
+    load0, tokens0, misses0 = backend.load_seconds, backend.generated_tokens, cached.misses
+    t_stream = time.perf_counter()
     try:
         for index, response in cached.generate_stream(produce(), spec.settings):
             part, local, item, prompt = in_flight.pop(index)
@@ -253,6 +306,12 @@ def _run_parts(parts: list[_Part], spec: EvalSpec, cached: CachedBackend, out_di
     finally:
         for appender in appenders.values():
             appender.close()
+    # the stream's time, model loading taken out: reading data, parsing and writing overlap with generation
+    stats.load_seconds += backend.load_seconds - load0
+    stats.generation_seconds += time.perf_counter() - t_stream - (backend.load_seconds - load0)
+    stats.generated_items += cached.misses - misses0
+    if backend.generated_tokens is not None and cached.misses > misses0:
+        stats.generated_tokens = (stats.generated_tokens or 0) + backend.generated_tokens - (tokens0 or 0)
     for part in parts:
         progress.update(part.task, completed=len(part.rows))
         stats.rejected += len(part.rejected)

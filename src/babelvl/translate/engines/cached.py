@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+import threading
+from typing import Any, Iterator, Mapping, Sequence
 
 from babelvl.languages import LanguagePack
 from babelvl.models import ResponseCache
-from babelvl.models.window import InFlight, StreamStats, stream_through
-from babelvl.translate.base import Engine, TranslationJob
+from babelvl.models.window import InFlight
+from babelvl.translate.base import Engine, TranslationRequest
 from babelvl.translate.engines.prompts import prompt_material
 
 #: identity fields that describe an engine without changing its output: stating a license must not void a cache
@@ -37,11 +38,20 @@ def translation_key(identity: Mapping[str, Any], prompt_id: str, source: Languag
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def request_text(request: TranslationRequest) -> str:
+    """What a request asks, for its cache key: the text itself for a plain request (so caches made before
+    units existed stay valid), else the canonical JSON of its fields, context and image hash."""
+    if not request.is_unit and request.context is None and request.image_hash is None:
+        return request.text
+    return json.dumps({"segments": [list(s) for s in request.segments], "context": request.context,
+                       "image": request.image_hash}, ensure_ascii=False, sort_keys=True)
+
+
 class CachedEngine(Engine):
-    """Wraps an engine: answers from the cache and sends only the misses through the engine's window.
+    """Wraps an engine: answers from the cache and sends only the misses, in one stream through the engine.
 
     Each answer is stored as soon as it returns, so a killed run repeats at most the requests in flight. Identical
-    texts are translated once. ``hits`` and ``misses`` count texts over the lifetime of this object.
+    texts in one call are translated once. ``hits`` and ``misses`` count texts over the lifetime of this object.
     """
 
     def __init__(self, engine: Engine, cache: ResponseCache) -> None:
@@ -50,16 +60,13 @@ class CachedEngine(Engine):
         self.batch_size = engine.batch_size
         self.license = engine.license
         self.low_quality = engine.low_quality
-        self.stats = StreamStats()
-        self.in_flight = InFlight()  # streams of this object running at once send a text once
-
-    @property
-    def hits(self) -> int:
-        return self.stats.hits
-
-    @property
-    def misses(self) -> int:
-        return self.stats.misses
+        self.supports_units = engine.supports_units
+        self.supports_context = engine.supports_context
+        self.takes_images = engine.takes_images
+        self.hits = 0
+        self.misses = 0
+        self._count_lock = threading.Lock()
+        self.in_flight = InFlight()  # streams of this engine running at once send a text once
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
@@ -67,26 +74,73 @@ class CachedEngine(Engine):
     def prompt_id(self, variant: int = 0) -> str:
         return self.inner.prompt_id(variant)
 
-    def translate_stream(self, jobs: Iterable[TranslationJob | object]) -> Iterator[tuple[int, str]]:
-        """``(index, translation)`` as each returns; ``jobs`` may mix languages and variants, be produced lazily
-        and hold ``models.window.WAIT`` (a producer of retries waits for answers)."""
-        identity = self.inner.identity()
-        prompt_ids: dict[int, str] = {}
-
-        def key(job: TranslationJob) -> str:
-            if job.variant not in prompt_ids:
-                prompt_ids[job.variant] = self.inner.prompt_id(job.variant)
-            return translation_key(identity, prompt_ids[job.variant], job.source, job.target, job.text)
-
-        return stream_through(self.inner.open_window(), jobs, cache=self.cache, key=key, stats=self.stats,
-                              shared=self.in_flight)
-
     def translate(self, texts: Sequence[str], source: LanguagePack, target: LanguagePack, *,
                   variant: int = 0) -> list[str]:
+        """All texts in one :meth:`stream` (one sliding window at a model server), answers in order."""
         out = [""] * len(texts)
-        for index, text in self.translate_stream(TranslationJob(t, source, target, variant) for t in texts):
-            out[index] = text
+        requests = [TranslationRequest(key=str(i), source=source, target=target, segments=(("text", text),),
+                                       variant=variant) for i, text in enumerate(texts)]
+        for key, answer in self.stream(requests):
+            out[int(key)] = answer
         return out
+
+    def request_prompt_id(self, request: TranslationRequest) -> str:
+        return self.inner.request_prompt_id(request)
+
+    def stream(self, requests: Sequence[TranslationRequest]) -> Iterator[tuple[str, str]]:
+        """Cached answers first, then each distinct miss sent once; answers are stored as they arrive."""
+        identity = self.inner.identity()
+        keys = {r.key: translation_key(identity, self.inner.request_prompt_id(r), r.source, r.target,
+                                       request_text(r)) for r in requests}
+        cached = self.cache.get_many(list(dict.fromkeys(keys.values())))
+        waiting: dict[str, list[str]] = {}
+        to_send: list[TranslationRequest] = []
+        hits = 0
+        for r in requests:
+            answer = cached.get(keys[r.key])
+            if answer is not None:
+                hits += 1
+                yield r.key, answer
+                continue
+            if keys[r.key] not in waiting:
+                to_send.append(r)
+            waiting.setdefault(keys[r.key], []).append(r.key)
+        with self._count_lock:
+            self.hits += hits
+        while to_send:
+            # a text another stream of this engine is translating right now (a build worker on another shard)
+            # is not sent twice: this stream takes that answer at the end
+            mine, theirs = [], {}
+            for r in to_send:
+                claim = self.in_flight.claim(keys[r.key])
+                if claim is None:
+                    mine.append(r)
+                else:
+                    theirs[keys[r.key]] = (r, claim)
+            owned = {keys[r.key] for r in mine}
+            try:
+                for key, answer in self.inner.stream(mine):
+                    cache_key = keys[key]
+                    self.cache.put_many([(cache_key, answer)])  # stored before it is used: a kill repeats none
+                    self.in_flight.resolve(cache_key, answer)
+                    owned.discard(cache_key)
+                    with self._count_lock:
+                        self.misses += 1
+                    for request_key in waiting[cache_key]:
+                        yield request_key, answer
+            finally:
+                for cache_key in owned:  # not answered (an error): let the other streams send it
+                    self.in_flight.resolve(cache_key, None)
+            to_send = []
+            for cache_key, (r, claim) in theirs.items():
+                claim.done.wait()
+                if claim.answer is None:
+                    to_send.append(r)  # its owner gave up: send it ourselves
+                    continue
+                with self._count_lock:
+                    self.hits += 1
+                for request_key in waiting[cache_key]:
+                    yield request_key, claim.answer
 
     def close(self) -> None:
         self.inner.close()
