@@ -28,7 +28,7 @@ from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.data.loading import load_rows
 from babelvl.errors import InputError
-from babelvl.io.files import write_atomic, write_json_atomic
+from babelvl.io.files import remove_stale_temporaries, write_atomic, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import LanguagePack, load_language
 from babelvl.models import ResponseCache
@@ -235,6 +235,7 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     field_spec = spec_for(spec.benchmark, spec.fields, spec.options_field)
     out = spec.out_dir
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)  # left by a killed run
     write_json_atomic(out / "translate.json", {"babelvl_version": __version__, **spec.to_json()})
 
     rows, split = _load_source(spec)
