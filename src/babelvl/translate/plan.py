@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from babelvl.data.loading import is_absent, require_text_columns
 from babelvl.errors import InputError
 from babelvl.languages import LanguagePack
 from babelvl.translate.base import segment_id
@@ -126,6 +127,7 @@ def build_plan(rows: Any, spec: FieldSpec, source: LanguagePack, *, file: str,
     if not columns:
         raise InputError(f"none of the fields {', '.join(spec.columns_to_translate())} exist in the data",
                          file=file)
+    require_text_columns(rows, columns, file=file)  # an int64 "question" is an error, not a crash
     plan = Plan(columns=columns, rows=[])
     values = column_lists(rows, columns)  # text columns only: cheap, images stay on disk
     split_memo: dict[tuple[str, bool], list[Line]] = {}  # benchmarks repeat texts (circular copies, POPE)
@@ -140,7 +142,7 @@ def build_plan(rows: Any, spec: FieldSpec, source: LanguagePack, *, file: str,
         row_plan: dict[str, FieldPlan] = {}
         for column in columns:
             value = values[column][row]
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if not isinstance(value, (list, tuple)) and is_absent(value):  # None, NaN, "": one definition
                 if column in spec.translate:
                     plan.problems.append({"row": row, "field": column, "reason": "missing value: kept as is"})
                 continue
