@@ -164,6 +164,11 @@ def main() -> None:
             print(f"  options sent with their question: {figures['options_with_question']}/"
                   f"{figures['option_segments']} option segments; code fields unchanged: {figures['code_fields']}; "
                   "structure invariants: all hold")
+            report = json.loads((out / "quality_report.json").read_text())["languages"]
+            for lang in languages:
+                r = report[lang]
+                print(f"  {lang}: {r['units']} units, {r['sent_whole']} sent whole, {r['segment_fallbacks']} segment "
+                      f"fallbacks, {r['retried']} segments retried, grounded {r['grounded']}/{r['units']}")
             ratio = warm["seconds"] / cold["seconds"]
             print(f"  cold run {cold['seconds']:.1f} s, re-run (all cached) {warm['seconds']:.1f} s = "
                   f"{100 * ratio:.0f}% of cold (target < 20%)")
