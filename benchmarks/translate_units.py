@@ -104,7 +104,7 @@ def check(benchmark: str, data: str, out: Path, languages: list[str]) -> dict:
     rewritten = set(spec.columns_to_translate())
     bench = get_benchmark(benchmark, **({"circular": False} if benchmark == "mmbench" else {}))
     ids = [i.id for i in bench.iter_items(load_rows(str(out), language="en"), "en", str(out)) if isinstance(i, Item)]
-    figures = {"code_fields": 0, "option_segments": 0, "options_with_question": 0}
+    figures = {"code_fields": 0, "option_segments": 0, "options_with_question": 0, "shared_option_texts": 0}
     for lang in languages:
         rows = pq.read_table(next((out / lang).glob("*.parquet"))).to_pylist()
         assert len(rows) == len(source), (lang, "row count")
@@ -131,6 +131,12 @@ def check(benchmark: str, data: str, out: Path, languages: list[str]) -> dict:
                 figures["option_segments"] += 1
                 together = s["request"] == "unit" and s["unit_id"] in questions
                 figures["options_with_question"] += together
+        units_of: dict[str, set[str]] = {}
+        for s in segments:
+            if s["label"].startswith("option"):
+                units_of.setdefault(s["source"], set()).add(s["unit_id"])
+        figures["shared_option_texts"] = max(figures["shared_option_texts"],
+                                             sum(len(u) > 1 for u in units_of.values()))
     assert figures["options_with_question"] == figures["option_segments"], figures
     return figures
 
@@ -162,7 +168,8 @@ def main() -> None:
                   f"{cold['distinct_units']} distinct units ({kinds}), {cold['requests']} requests for "
                   f"{len(languages)} languages (retries included)")
             print(f"  options sent with their question: {figures['options_with_question']}/"
-                  f"{figures['option_segments']} option segments; code fields unchanged: {figures['code_fields']}; "
+                  f"{figures['option_segments']} option segments ({figures['shared_option_texts']} option texts serve "
+                  f"several questions, each translated with its own); code fields unchanged: {figures['code_fields']}; "
                   "structure invariants: all hold")
             report = json.loads((out / "quality_report.json").read_text())["languages"]
             for lang in languages:
