@@ -91,17 +91,30 @@ def _records_path(out_dir: Path, benchmark: str, language: str) -> Path:
 
 
 def _check_run_file(out_dir: Path, fingerprint: dict[str, Any]) -> None:
-    """Refuse to mix two different runs in one folder; a resumed run must match the first."""
+    """Refuse to mix two different runs in one folder; a resumed run must match the first.
+
+    A run that failed before scoring any item (a typo in --model, a bad --data path) binds nothing: the
+    corrected command may start again in the same folder.
+    """
     run_file = out_dir / "run.json"
-    if run_file.exists():
+    if run_file.exists() and _has_records(out_dir):
         import json
 
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the run file ({exc}); use a new --out folder",
+                             file=str(run_file)) from None
         keys = ("model", "settings", "parser")
         if {k: previous.get(k) for k in keys} != {k: fingerprint.get(k) for k in keys}:
             raise InputError("this output folder holds a run with another model, settings or parser; "
                              "use a new --out folder", file=str(run_file))
     write_json_atomic(run_file, fingerprint)
+
+
+def _has_records(out_dir: Path) -> bool:
+    """True when an earlier run in ``out_dir`` scored at least one item."""
+    return any(path.stat().st_size > 0 for path in (out_dir / "records").glob("*/*.jsonl"))
 
 
 def _progress(console: Console) -> Progress:

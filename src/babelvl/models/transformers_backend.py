@@ -20,10 +20,29 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` means the first CUDA GPU, then Apple MPS, then CPU."""
-    if device != "auto":
-        return device
+    """``auto`` means the first CUDA GPU, then Apple MPS, then CPU. An explicit device this torch build
+    or machine cannot use is a :class:`BabelvlError` saying why, before any model is loaded."""
     import torch
+
+    if device != "auto":
+        try:
+            parsed = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise BabelvlError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+        if parsed.type == "cuda":
+            if not torch.cuda.is_available():
+                build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
+                raise BabelvlError(f"--device {device}: no usable CUDA GPU (torch {torch.__version__} is {build}); "
+                                   "install a CUDA build of torch on a GPU machine, or use --device cpu or auto")
+            if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+                raise BabelvlError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA "
+                                   f"device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})")
+        elif parsed.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                           and torch.backends.mps.is_available()):
+            raise BabelvlError(f"--device {device}: Apple MPS is not available here; use --device cpu or auto")
+        elif parsed.type not in ("cpu", "cuda", "mps"):
+            raise BabelvlError(f"--device {device!r}: babelvl runs models on cpu, cuda or mps")
+        return device
 
     if torch.cuda.is_available():
         return "cuda"
