@@ -21,10 +21,11 @@ Multiple choice, in order:
    make the response unparseable.
 4. With no letter, a response that is exactly one option's text (ignoring case, accents and
    punctuation) is that option.
-5. Otherwise a refusal phrase makes the status "refusal", and a hedge (pack key ``hedges``: "I'm not
-   sure", "difficile à dire") the status "unsure": reported, never guessed.
+5. Otherwise a refusal phrase makes the status "refusal".
 6. Otherwise, when the response contains the text of exactly one option (a text contained in a
-   longer matching one does not count: "dark red" beats "red"), that option; else unparseable.
+   longer matching one does not count: "dark red" beats "red"), that option.
+7. Otherwise a hedge (pack key ``hedges``: "I'm not sure", "difficile à dire") makes the status
+   "unsure": reported, never guessed; anything else is unparseable.
 
 Yes/no, in order:
 
@@ -172,13 +173,13 @@ def parse_choice(response: str, options: dict[str, str], lex: Lexicon) -> Parsed
         return Parsed.ok(exact[0])
     if lex.refusals and lex.refusals.search(fold(text)):
         return Parsed.refusal()
-    if lex.hedges and lex.hedges.search(fold(text)):
-        return Parsed.unsure()
     found = [k for k, v in texts.items() if f" {v} " in f" {norm} "]
     found = [k for k in found if not any(o != k and texts[k] != texts[o] and f" {texts[k]} " in f" {texts[o]} "
                                          for o in found)]
     if len(found) == 1:
-        return Parsed.ok(found[0])
+        return Parsed.ok(found[0])  # "Maybe the dog" names one option: an answer, even hedged
+    if lex.hedges and lex.hedges.search(fold(text)):
+        return Parsed.unsure()
     return Parsed.unparseable()
 
 
