@@ -14,7 +14,8 @@ Multiple choice, in order:
    languages at hand (pack key ``word_letters``; "A dog", "A destra", "A la izquierda" are not
    option A) or when the words that follow are that option's own text ("B dog" with B = "dog").
    Letters that introduce an option's own text ("A destra" when an option reads "A destra") never
-   count as letters.
+   count as letters, nor do letters inside an option's text echoed in the answer ("C) Solution A",
+   "(C) sample B", "D) A" with D = "A", "C. Washington, D.C.") or a unit ("-24°C").
 3. Letters introduced by an answer prefix or option word win over bare ones ("A. cat ... The answer
    is B" is B), except that bare letters in the same sentence join them ("The answer is B or C").
    Within the winning group, one distinct letter is the answer; two or more different letters
