@@ -72,7 +72,7 @@ def test_annotator_rates_and_marks_spans_in_chromium(tmp_path: Path) -> None:
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url("**/queue")
-            page.click("#continue")  # the first project's first item: esa
+            page.click("#continue-esa")
             page.wait_for_selector("#target")
             assert page.locator("figure.image img").evaluate("img => img.naturalWidth") == 320
 
@@ -87,7 +87,7 @@ def test_annotator_rates_and_marks_spans_in_chromium(tmp_path: Path) -> None:
             }""", word)
             page.keyboard.press("2")
             assert page.locator("#target mark").inner_text() == word
-            page.fill("#score-number", "72")
+            page.fill("#scale-score-number", "72")
             page.locator("#target").click()  # focus leaves the number box; Enter is the shortcut
             page.screenshot(path=str(shots / "esa-item.png"), full_page=True)
             page.keyboard.press("Enter")
