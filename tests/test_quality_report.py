@@ -70,7 +70,8 @@ def test_plan_agreement_and_report(translated, tmp_path, capsys):
                  "--protocol", "likert", "--draws", "200", "--out", str(out)]) == 0
     report = json.loads((out / "quality_assessment.json").read_text())
     assert report["scores_by_language"]["fr"]["mean"] > report["scores_by_language"]["de"]["mean"]
-    assert report["verdicts"]["de"].startswith("not yet fit for release")
+    assert report["verdicts"]["de"]["text"].startswith("not yet fit for release")
+    assert "score" in report["verdicts"]["de"]["failing"]
     md = (out / "quality_assessment.md").read_text()
     assert "## Agreement" in md and "krippendorff_alpha_ordinal" in md and "## Worst items" in md
     assert "<table>" in (out / "quality_assessment.html").read_text()
