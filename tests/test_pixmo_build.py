@@ -117,7 +117,7 @@ def test_dry_run_and_cli_errors(tmp_path, capsys):
     est = dry_run(BuildSpec(recipe="cap", languages=["fr", "de"], out_dir=tmp_path / "o", data=str(data),
                             generator="openai:x"))
     assert est["rows"] == 5 and est["model_calls"] == 10 and est["tokens_estimate"] > 0
-    assert main(["build-pixmo", "--source", "cap", "--data", str(data), "--languages", "fr",
+    assert main(["build-pixmo", "--recipe", "cap", "--data", str(data), "--languages", "fr",
                  "--out", str(tmp_path / "o")]) == 2
     assert "needs --generator" in capsys.readouterr().err
 

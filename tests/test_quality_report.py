@@ -44,7 +44,7 @@ def _simulate(items, assignments, path):
 
 def test_plan_agreement_and_report(translated, tmp_path, capsys):
     plan = tmp_path / "plan"
-    assert main(["annotate", "plan", str(translated), "--annotators", "ana,bo", "--size", "12",
+    assert main(["annotate", "plan", "--data", str(translated), "--annotators", "ana,bo", "--size", "12",
                  "--overlap", "0.5", "--seed", "3", "--out", str(plan)]) == 0
     items, assignments = load_plan(plan)
     assert len(items) == 12 and {i.language for i in items} == {"fr", "de"}
@@ -80,7 +80,7 @@ def test_plan_agreement_and_report(translated, tmp_path, capsys):
 
 def test_bad_annotations_are_refused_with_file_and_line(translated, tmp_path, capsys):
     plan = tmp_path / "plan"
-    main(["annotate", "plan", str(translated), "--annotators", "ana,bo", "--size", "6", "--overlap", "0.5",
+    main(["annotate", "plan", "--data", str(translated), "--annotators", "ana,bo", "--size", "6", "--overlap", "0.5",
           "--out", str(plan)])
     items, _ = load_plan(plan)
     bad = tmp_path / "bad.jsonl"
@@ -94,7 +94,7 @@ def test_bad_annotations_are_refused_with_file_and_line(translated, tmp_path, ca
 
 def test_post_edits_from_the_assessment_flow_back_into_the_translation(translated, tmp_path):
     plan = tmp_path / "plan"
-    main(["annotate", "plan", str(translated), "--annotators", "ana,bo", "--size", "4", "--overlap", "0",
+    main(["annotate", "plan", "--data", str(translated), "--annotators", "ana,bo", "--size", "4", "--overlap", "0",
           "--languages", "fr", "--out", str(plan)])
     items, assignments = load_plan(plan)
     item = items[0]
@@ -103,8 +103,8 @@ def test_post_edits_from_the_assessment_flow_back_into_the_translation(translate
                                        "values": {"post_edit": "Y a-t-il un chat sur l'image ?"}}) + "\n")
     work = tmp_path / "work.jsonl"
     assert main(["annotate", "to-postedit", "--plan", str(plan), "--annotations", str(annotations),
-                 "--dataset", str(translated), "--file", str(work), "--protocol", "postedit"]) == 0
-    assert main(["postedit", "import", "--out", str(translated), "--file", str(work)]) == 0
+                 "--data", str(translated), "--out", str(work), "--protocol", "postedit"]) == 0
+    assert main(["postedit", "import", "--data", str(translated), "--edits", str(work)]) == 0
     import pyarrow.parquet as pq
 
     rows = pq.read_table(next((translated / "fr").glob("*.parquet"))).to_pylist()

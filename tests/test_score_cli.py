@@ -37,7 +37,7 @@ def test_pope_all_yes_by_row_matches_hand_formula(suite, tmp_path):
     preds = _write(tmp_path / "p.jsonl", [{"row": i.row, "response": "Yes."} for i in items])
     out = tmp_path / "metrics.json"
     assert main(["score", "--benchmark", "pope", "--data", str(path), "--predictions", str(preds),
-                 "--output", str(out)]) == 0
+                 "--out", str(out)]) == 0
     metrics = json.loads(out.read_text())
     positives = sum(i.answer == "yes" for i in items)
     overall = metrics["overall"]
@@ -109,7 +109,7 @@ def test_cli_reports_errors_cleanly_and_lists_unscored_items(suite, tmp_path, ca
     preds = _write(tmp_path / "p.jsonl", [{"row": items[0].row, "response": "Respuesta: A"}])
     out = tmp_path / "m.json"
     assert main(["score", "--benchmark", "ai2d", "--data", str(path), "--language", "es",
-                 "--predictions", str(preds), "--output", str(out)]) == 0
+                 "--predictions", str(preds), "--out", str(out)]) == 0
     metrics = json.loads(out.read_text())
     assert len(metrics["unscored"]) == len(items) - 1
     assert all(u["reason"] == "no prediction for this item" for u in metrics["unscored"])

@@ -26,14 +26,14 @@ def test_mix_matched_budgets_and_export(tmp_path, capsys):
     en_rows = (tmp_path / "ama" / "en")
     assert sorted(p.name for p in en_rows.glob("shard-*.parquet"))
     for name, langs in (("english", "en"), ("multi", "en,de")):
-        assert main(["mix", "--source", str(tmp_path / "ama"), "--languages", langs, "--budget", "6",
+        assert main(["mix", "--data", str(tmp_path / "ama"), "--languages", langs, "--budget", "6",
                      "--image-dir", str(tmp_path / "ama" / "images"), "--seed", "1",
                      "--out", str(tmp_path / name)]) == 0
     english = [json.loads(l) for l in (tmp_path / "english" / "train.jsonl").read_text().splitlines()]
     multi = [json.loads(l) for l in (tmp_path / "multi" / "train.jsonl").read_text().splitlines()]
     assert len(english) == len(multi) == 6  # matched budget
     assert {e["language"] for e in english} == {"en"} and {e["language"] for e in multi} == {"en", "de"}
-    assert main(["export-mixture", str(tmp_path / "multi"), "--format", "llava", "--out", str(tmp_path / "llava")]) == 0
+    assert main(["export-mixture", "--data", str(tmp_path / "multi"), "--format", "llava", "--out", str(tmp_path / "llava")]) == 0
     llava = json.loads(next((tmp_path / "llava").glob("*.json")).read_text())
     assert len(llava) == 6 and llava[0]["conversations"][0]["value"].startswith("<image>")
     assert (tmp_path / "llava" / llava[0]["image"]).exists()

@@ -125,7 +125,7 @@ def test_postedit_round_trip_rebuilds_without_engine_calls(server, tmp_path):
     out = tmp_path / "out"
     run_translate(_spec(server, data, out, benchmark="ai2d", languages=["fr"]))
     work = tmp_path / "work.csv"
-    assert main(["postedit", "export", "--out", str(out), "--file", str(work)]) == 0
+    assert main(["postedit", "export", "--data", str(out), "--out", str(work)]) == 0
     import csv
 
     with open(work, encoding="utf-8-sig", newline="") as fh:
@@ -137,7 +137,7 @@ def test_postedit_round_trip_rebuilds_without_engine_calls(server, tmp_path):
         writer.writeheader()
         writer.writerows(lines)
     calls = server.request_count
-    assert main(["postedit", "import", "--out", str(out), "--file", str(work)]) == 0
+    assert main(["postedit", "import", "--data", str(out), "--edits", str(work)]) == 0
     assert server.request_count == calls  # rebuilt from the cache
     row = _table(out, "fr")[0]
     assert row["question"] == "Question révisée par un humain ?"
@@ -145,7 +145,7 @@ def test_postedit_round_trip_rebuilds_without_engine_calls(server, tmp_path):
     report = json.loads((out / "quality_report.json").read_text())
     assert json.dumps(report).count("hter") >= 1
     before = (out / "fr").glob("*.parquet").__next__().read_bytes()
-    assert main(["postedit", "import", "--out", str(out), "--file", str(work)]) == 0  # re-import: no change
+    assert main(["postedit", "import", "--data", str(out), "--edits", str(work)]) == 0  # re-import: no change
     assert next((out / "fr").glob("*.parquet")).read_bytes() == before
 
 

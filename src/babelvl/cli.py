@@ -8,21 +8,25 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from babelvl import __version__
+from typing import Any
+
+from babelvl import __version__, ui
+from babelvl.cli_options import (HelpFormatter, add_common_options, add_server_options, comma_list, config_tokens,
+                                 export_api_key, legacy_positional, positive_int, renamed, server_options,
+                                 show_defaults)
 from babelvl.errors import BabelvlError
 
 EPILOG = """examples:
-  babelvl tiny-model llava ./tiny-llava             # offline random-weight model to try the machinery
+  babelvl tiny-model llava --out ./tiny-llava       # offline random-weight model to try the machinery
   babelvl eval --model ./tiny-llava --suite sample --benchmarks all --languages en,fr,de,it,es --out runs/demo
   babelvl eval --model HuggingFaceTB/SmolVLM-256M-Instruct --benchmarks pope,mme --languages en --out runs/smol
   babelvl eval --model openai:Qwen/Qwen2.5-VL-7B-Instruct --api-base http://localhost:8000/v1 \\
                --benchmarks mmbench --languages en,it --out runs/qwen
-  babelvl score --benchmark pope --data pope.parquet --predictions preds.jsonl --output metrics.json
+  babelvl score --benchmark pope --data pope.parquet --predictions preds.jsonl --out metrics.json
 """
 
-
-def _comma_list(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",") if p.strip()]
+#: the model spec forms, in every help text that takes a model
+MODEL_SPEC = "Hub id or local folder (transformers), or openai:MODEL served over an OpenAI-compatible API"
 
 
 def _data_options(values: list[str] | None, benchmarks: list[str]) -> dict[str, str]:
@@ -41,32 +45,46 @@ def _data_options(values: list[str] | None, benchmarks: list[str]) -> dict[str, 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", required=True,
-                   help="Hub id or local folder (transformers), or openai:MODEL for an OpenAI-compatible server")
-    g.add_argument("--api-base", help="server URL for openai: models, e.g. http://localhost:8000/v1")
-    g.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY, or none for local servers)")
-    g.add_argument("--concurrency", type=int, default=8, help="parallel requests to an API server")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds per API request")
+    g.add_argument("--model", required=True, help=MODEL_SPEC)
     g.add_argument("--device", default="auto", help="transformers device: auto, cpu, cuda, cuda:1 ...")
     g.add_argument("--dtype", default="auto", help="transformers dtype: auto, float32, bfloat16, float16")
-    g.add_argument("--batch-size", type=int, default=8, help="items per generate() call")
-    g.add_argument("--max-new-tokens", type=int, default=32)
+    g.add_argument("--batch-size", type=positive_int, default=8, help="items per generate() call (transformers)")
+    g.add_argument("--max-new-tokens", type=positive_int, default=32)
     g.add_argument("--temperature", type=float, default=0.0)
     g.add_argument("--seed", type=int, default=0)
+    add_server_options(p)
+
+
+def _add_dataset_options(p: argparse.ArgumentParser, *, required: bool = True, help: str = "") -> None:
+    p.add_argument("--data", required=required,
+                   help=help or "Hub id or local path (Parquet file/folder, save_to_disk folder)")
+    p.add_argument("--subset", help="dataset config name on the Hub, or subfolder")
+    p.add_argument("--split", help="dataset split")
+
+
+class _Parsers:
+    """Builds sub-commands with babelvl's formatter and common options, so no command can forget them."""
+
+    def __init__(self, sub: Any) -> None:
+        self.sub = sub
+
+    def add(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        p = self.sub.add_parser(name, formatter_class=HelpFormatter, **kwargs)
+        add_common_options(p)
+        return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="babelvl", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        prog="babelvl", formatter_class=HelpFormatter, epilog=EPILOG,
         description="Build, check and evaluate multilingual vision-language data and models.")
     parser.add_argument("--version", action="version", version=f"babelvl {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = _Parsers(parser.add_subparsers(dest="command", metavar="COMMAND"))
 
-    p = sub.add_parser("eval", help="run a VLM on benchmarks in several languages",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-                       description="Evaluate a model. Writes records/*.jsonl, results.json, report.md, "
-                                   "report.html and heatmap.png under --out. Re-running the same command "
-                                   "resumes: finished items are skipped and model calls come from the cache.")
+    p = sub.add("eval", help="run a VLM on benchmarks in several languages", epilog=EPILOG,
+                description="Evaluate a model. Writes records/*.jsonl, results.json, report.md, "
+                            "report.html and heatmap.png under --out. Re-running the same command "
+                            "resumes: finished items are skipped and model calls come from the cache.")
     _add_model_options(p)
     p.add_argument("--benchmarks", default="all", help="comma list (mmbench,scienceqa,mme,pope,ai2d) or all")
     p.add_argument("--languages", default="en", help="comma list of language codes (see: babelvl languages)")
@@ -75,86 +93,81 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data for a benchmark: Hub id, Parquet file/folder, saved dataset; "
                         "{lang} in PATH is replaced by the language code. Repeatable.")
     p.add_argument("--parser", default="babelvl", help="answer parser: babelvl, lmms-eval, vlmevalkit")
-    p.add_argument("--limit", type=int, help="at most N items per benchmark and language")
+    p.add_argument("--limit", type=positive_int, help="at most N items per benchmark and language")
     p.add_argument("--cache", type=Path, help="SQLite response cache (default: OUT/cache.sqlite)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
 
-    s = sub.add_parser("score", help="score a predictions file made by any tool (no model needed)")
+    s = sub.add("score", help="score a predictions file made by any tool (no model needed)")
     s.add_argument("--benchmark", required=True)
-    s.add_argument("--data", required=True, help="Hub id or local path of the benchmark data")
-    s.add_argument("--config", help="dataset config (Hub) or subfolder")
-    s.add_argument("--split", help="dataset split")
+    _add_dataset_options(s, help="the benchmark data the predictions answer: Hub id or local path")
     s.add_argument("--predictions", required=True, type=Path,
                    help="JSONL: one {\"id\" or \"row\", \"response\"} object per line")
     s.add_argument("--language", default="en")
     s.add_argument("--parser", default="babelvl", help="babelvl, lmms-eval or vlmevalkit")
-    s.add_argument("--output", type=Path, help="write the metrics JSON here")
+    s.add_argument("--out", type=Path, help="write the metrics JSON here")
+    renamed(s, "--output", "use --out FILE")
 
-    tr = sub.add_parser("translate", help="translate a benchmark (or any dataset) into more languages",
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Writes OUT/<lang>/*.parquet in the source schema (English kept as is, "
-                                    "images byte-identical), OUT/README.md (dataset card), "
-                                    "OUT/quality_report.{md,json} and OUT/segments/<lang>.jsonl. Re-running "
-                                    "resumes from the engine cache.",
-                        epilog="engines: gguf:gemma3-270m (offline demo, low quality), "
-                               "mt:google/madlad400-3b-mt, mt:Helsinki-NLP/opus-mt-{src}-{tgt}, "
-                               "llm:openai:Qwen/Qwen2.5-7B-Instruct (with --api-base), llm:hf:PATH")
+    tr = sub.add("translate", help="translate a benchmark (or any dataset) into more languages",
+                 description="Writes OUT/<lang>/*.parquet in the source schema (English kept as is, "
+                             "images byte-identical), OUT/README.md (dataset card), "
+                             "OUT/quality_report.{md,json} and OUT/segments/<lang>.jsonl. Re-running "
+                             "resumes from the engine cache.",
+                 epilog="engines: openai:Qwen/Qwen2.5-7B-Instruct (a served chat LLM, with --api-base), "
+                        "hf:PATH (a chat LLM in process), mt:google/madlad400-3b-mt, "
+                        "mt:Helsinki-NLP/opus-mt-{src}-{tgt}, gguf:gemma3-270m (offline demo, low quality)")
     tr.add_argument("--benchmark", help="mmbench, scienceqa, mme, pope, ai2d (or use --fields)")
     tr.add_argument("--fields", help="generic datasets: comma list of text columns to translate")
     tr.add_argument("--options-field", help="generic datasets: column(s) holding answer options")
-    tr.add_argument("--data", required=True, help="Hub id or local path of the source data")
-    tr.add_argument("--config")
-    tr.add_argument("--split")
+    _add_dataset_options(tr, help="Hub id or local path of the source data")
     tr.add_argument("--languages", required=True, help="target language codes, e.g. fr,de,it,es")
     tr.add_argument("--source-language", default="en")
-    tr.add_argument("--engine", required=True)
+    tr.add_argument("--engine", required=True, help="translation engine (see below)")
     tr.add_argument("--fallback-engine", help="engine for segments that still fail checks after retries")
     tr.add_argument("--retries", type=int, default=1, help="retries with other prompts for failed segments")
-    tr.add_argument("--api-base", help="server URL for llm:openai: engines")
-    tr.add_argument("--license", help="license of an llm: engine's model, recorded in the card")
+    tr.add_argument("--license", help="license of the engine's model, recorded in the card")
     tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
-    tr.add_argument("--limit", type=int, help="only the first N rows")
+    tr.add_argument("--limit", type=positive_int, help="only the first N rows")
     tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
-    tr.add_argument("--out", type=Path, required=True)
+    tr.add_argument("--out", type=Path, required=True, help="output folder")
+    add_server_options(tr)
 
-    pe = sub.add_parser("postedit", help="export translations for human review, import the edits")
-    pe_sub = pe.add_subparsers(dest="postedit_command", metavar="ACTION", required=True)
-    ex = pe_sub.add_parser("export", help="write a work file (csv, jsonl, labelstudio, argilla)")
-    ex.add_argument("--out", type=Path, required=True, help="the translation folder")
-    ex.add_argument("--file", type=Path, required=True)
+    pe = sub.add("postedit", help="export translations for human review, import the edits")
+    pe_sub = _Parsers(pe.add_subparsers(dest="postedit_command", metavar="ACTION", required=True))
+    ex = pe_sub.add("export", help="write a work file (csv, jsonl, labelstudio, argilla)")
+    ex.add_argument("--data", type=Path, required=True, help="the translation folder (babelvl translate --out)")
+    ex.add_argument("--out", type=Path, required=True, help="the work file to write")
     ex.add_argument("--format", choices=["csv", "jsonl", "labelstudio", "argilla"], default="csv")
     ex.add_argument("--languages", help="comma list (default: all translated languages)")
-    im = pe_sub.add_parser("import", help="store edits from a work file and rebuild the dataset")
-    im.add_argument("--out", type=Path, required=True, help="the translation folder")
-    im.add_argument("--file", type=Path, required=True)
+    im = pe_sub.add("import", help="store edits from a work file and rebuild the dataset in place")
+    im.add_argument("--data", type=Path, required=True, help="the translation folder (rebuilt in place)")
+    im.add_argument("--edits", type=Path, required=True, help="the work file with the editors' changes")
     im.add_argument("--editor", help="editor name when the file does not say")
+    for p_ in (ex, im):
+        renamed(p_, "--file", "the translation folder is --data, the work file is "
+                              + ("--out FILE" if p_ is ex else "--edits FILE"))
 
-    bp = sub.add_parser("build-pixmo", help="regenerate a PixMo source (cap, ama, cosyn) in more languages",
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Writes OUT/<lang>/shard-*.parquet (released sets' schema + provenance), "
-                                    "OUT/<lang>/rejects/*.jsonl (a reason per rejected row), OUT/README.md and "
-                                    "OUT/build.json (rows, model calls, tokens, time). Re-running resumes.",
-                        epilog="ama translates question/answer (--engine); cap writes captions from the human "
-                               "transcripts and cosyn regenerates QA pairs from code+data (--generator, e.g. "
-                               "openai:Qwen/Qwen2.5-72B-Instruct with --api-base, one vllm serve per GPU node).")
-    bp.add_argument("--source", required=True, choices=["cap", "ama", "cosyn"])
-    bp.add_argument("--data", help="local path or Hub id (default: the source's Hub set)")
-    bp.add_argument("--config", help="CoSyn config (chart, table, ...)")
-    bp.add_argument("--split")
+    bp = sub.add("build-pixmo", help="regenerate a PixMo source (cap, ama, cosyn) in more languages",
+                 description="Writes OUT/<lang>/shard-*.parquet (released sets' schema + provenance), "
+                             "OUT/<lang>/rejects/*.jsonl (a reason per rejected row), OUT/README.md and "
+                             "OUT/build.json (rows, model calls, tokens, time). Re-running resumes.",
+                 epilog="ama translates question/answer (--engine); cap writes captions from the human "
+                        "transcripts and cosyn regenerates QA pairs from code+data (--generator, e.g. "
+                        "openai:Qwen/Qwen2.5-72B-Instruct with --api-base, one vllm serve per GPU node).")
+    bp.add_argument("--recipe", required=True, choices=["cap", "ama", "cosyn"], help="which PixMo source to rebuild")
+    _add_dataset_options(bp, required=False, help="local path or Hub id (default: the recipe's Hub set)")
     bp.add_argument("--languages", required=True)
-    bp.add_argument("--engine", help="translation engine (ama): llm:..., mt:..., gguf:...")
-    bp.add_argument("--generator", help="model that writes (cap, cosyn): openai:MODEL or a local path")
-    bp.add_argument("--api-base", help="OpenAI-compatible server URL")
+    bp.add_argument("--engine", help="translation engine (ama, cosyn --localize-images): same forms as translate")
+    bp.add_argument("--generator", help=f"model that writes (cap, cosyn): {MODEL_SPEC}")
     bp.add_argument("--license", help="license of the engine/generator model (recorded in the card)")
     bp.add_argument("--executor", choices=["local", "ray"], default="local")
-    bp.add_argument("--workers", type=int, default=1)
+    bp.add_argument("--workers", type=positive_int, default=1)
     bp.add_argument("--ray-address", help="join a running Ray cluster (default: start one on this machine)")
-    bp.add_argument("--shard-size", type=int, default=256)
-    bp.add_argument("--limit", type=int)
-    bp.add_argument("--max-new-tokens", type=int, default=512)
+    bp.add_argument("--shard-size", type=positive_int, default=256)
+    bp.add_argument("--limit", type=positive_int, help="only the first N source rows")
+    bp.add_argument("--max-new-tokens", type=positive_int, default=512)
     bp.add_argument("--retries", type=int, default=1)
-    bp.add_argument("--cache", type=Path)
+    bp.add_argument("--cache", type=Path, help="SQLite model cache (default OUT/cache.sqlite)")
     bp.add_argument("--caption-mode", choices=["text", "vlm"], default="text",
                     help="cap: write from transcripts (text LLM) or from transcripts plus image (VLM)")
     bp.add_argument("--regenerate-answers", action="store_true",
@@ -165,31 +178,35 @@ def build_parser() -> argparse.ArgumentParser:
                     help="download and verify every image URL; rows whose image fails go to the rejects")
     bp.add_argument("--mirror", type=Path, help="local folder standing in for image URLs")
     bp.add_argument("--dry-run", action="store_true", help="estimate rows, calls and tokens; call no model")
-    bp.add_argument("--out", type=Path, required=True)
+    bp.add_argument("--out", type=Path, required=True, help="output folder")
+    add_server_options(bp)
+    renamed(bp, "--source", "use --recipe cap|ama|cosyn (--data is the source data)")
 
-    an = sub.add_parser("annotate", help="human quality assessment: plan, serve, agreement, report, interchange")
-    an_sub = an.add_subparsers(dest="annotate_command", metavar="ACTION", required=True)
-    ap = an_sub.add_parser("plan", help="draw a stratified sample with an overlap share and assign it")
-    ap.add_argument("datasets", nargs="+", type=Path, help="babelvl dataset folders (translated benchmarks)")
+    an = sub.add("annotate", help="human quality assessment: plan, serve, agreement, report, interchange")
+    an_sub = _Parsers(an.add_subparsers(dest="annotate_command", metavar="ACTION", required=True))
+    ap = an_sub.add("plan", help="draw a stratified sample with an overlap share and assign it")
+    ap.add_argument("--data", type=Path, action="append", required=True,
+                    help="a babelvl dataset folder (translated benchmark); repeatable")
+    legacy_positional(ap, "datasets", "dataset folders are given with --data (repeatable)")
     ap.add_argument("--annotators", required=True, help="comma list of annotator names")
-    ap.add_argument("--size", type=int, required=True)
+    ap.add_argument("--size", type=positive_int, required=True)
     ap.add_argument("--overlap", type=float, default=0.2, help="share of items every annotator sees")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--languages")
     ap.add_argument("--fields")
-    ap.add_argument("--out", type=Path, required=True)
-    sv = an_sub.add_parser("serve", help="run the annotation web app")
+    ap.add_argument("--out", type=Path, required=True, help="plan folder to write")
+    sv = an_sub.add("serve", help="run the annotation web app")
     sv.add_argument("--db", type=Path, required=True, help="SQLite database of the app (created if missing)")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8080)
     sv.add_argument("--admin", help="create this admin user (password from $BABELVL_ADMIN_PASSWORD)")
-    ag = an_sub.add_parser("agreement", help="inter-annotator agreement with bootstrap intervals")
-    rp = an_sub.add_parser("report", help="Markdown + HTML report with verdicts per language")
+    ag = an_sub.add("agreement", help="inter-annotator agreement with bootstrap intervals")
+    rp = an_sub.add("report", help="Markdown + HTML report with verdicts per language")
     for p_ in (ag, rp):
         p_.add_argument("--plan", type=Path, required=True, help="the plan folder (items.jsonl)")
         p_.add_argument("--annotations", type=Path, required=True, help="annotations JSONL (app export)")
         p_.add_argument("--protocol", required=True, help="esa, mqm, likert, postedit or a YAML path")
-        p_.add_argument("--draws", type=int, default=1000, help="bootstrap draws for the 95%% intervals")
+        p_.add_argument("--draws", type=positive_int, default=1000, help="bootstrap draws for the 95%% intervals")
         p_.add_argument("--seed", type=int, default=0)
         p_.add_argument("--level", choices=["nominal", "ordinal", "interval", "ratio"],
                         help="level of measurement for every scale's agreement (default: from the scale: "
@@ -197,40 +214,43 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--min-score", type=float, help="release threshold on the mean score")
     rp.add_argument("--max-score", type=float, help="release threshold for lower-is-better scores (HTER)")
     rp.add_argument("--min-alpha", type=float, default=0.667)
-    rp.add_argument("--out", type=Path, required=True)
-    ex2 = an_sub.add_parser("export", help="write the plan as Label Studio tasks or Argilla records")
+    rp.add_argument("--out", type=Path, required=True, help="report folder")
+    ex2 = an_sub.add("export", help="write the plan as Label Studio tasks or Argilla records")
     ex2.add_argument("--plan", type=Path, required=True)
     ex2.add_argument("--protocol", required=True)
     ex2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
     ex2.add_argument("--annotator", help="only this annotator's items")
-    ex2.add_argument("--file", type=Path, required=True)
+    ex2.add_argument("--out", type=Path, required=True, help="tasks/records file to write")
     ex2.add_argument("--config", type=Path,
                      help="also write the Label Studio labeling config (XML) matching the protocol here")
-    tp = an_sub.add_parser("to-postedit", help="turn post-edit annotations into a translation work file")
+    tp = an_sub.add("to-postedit", help="turn post-edit annotations into a translation work file")
     tp.add_argument("--plan", type=Path, required=True)
     tp.add_argument("--annotations", type=Path, required=True)
-    tp.add_argument("--dataset", type=Path, required=True, help="the translated dataset folder they judged")
-    tp.add_argument("--file", type=Path, required=True, help="work file for `babelvl postedit import`")
+    tp.add_argument("--data", type=Path, required=True, help="the translated dataset folder they judged")
+    tp.add_argument("--out", type=Path, required=True, help="work file for `babelvl postedit import --edits`")
     tp.add_argument("--protocol", default="postedit", help="the post-edit protocol the annotations used")
-    im2 = an_sub.add_parser("import", help="read a Label Studio / Argilla export into annotations JSONL")
+    renamed(tp, "--dataset", "use --data FOLDER")
+    im2 = an_sub.add("import", help="read a Label Studio / Argilla export into annotations JSONL")
     im2.add_argument("--plan", type=Path, required=True)
     im2.add_argument("--protocol", required=True)
     im2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
-    im2.add_argument("--file", type=Path, required=True)
+    im2.add_argument("--data", type=Path, required=True, help="the Label Studio / Argilla export to read")
     im2.add_argument("--out", type=Path, required=True, help="annotations JSONL to write")
     im2.add_argument("--users", type=Path,
                      help="JSON object mapping the tool's user ids (Label Studio completed_by, e-mail; Argilla "
                           "user_id) to annotator names")
+    for p_, new in ((ex2, "use --out FILE"), (tp, "use --out FILE"), (im2, "the export to read is --data FILE")):
+        renamed(p_, "--file", new)
 
-    mx = sub.add_parser("mix", help="build a training mixture (English-only or multilingual, matched budget)",
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        epilog="example: babelvl mix --source multi-pixmo/ama --source multi-pixmo/cap:0.3 "
-                               "--languages en,fr,de,it,es --budget 20000 --exclude-images-of mme=data/mme --out mix/multi")
-    mx.add_argument("--source", action="append", required=True, metavar="FOLDER[:SHARE]",
-                    help="a babelvl dataset folder (Multi-PixMo output), optionally with its share of the budget")
+    mx = sub.add("mix", help="build a training mixture (English-only or multilingual, matched budget)",
+                 epilog="example: babelvl mix --data multi-pixmo/ama --data multi-pixmo/cap:0.3 "
+                        "--languages en,fr,de,it,es --budget 20000 --exclude-images-of data/mme --out mix/multi")
+    mx.add_argument("--data", action="append", required=True, metavar="FOLDER[:SHARE]",
+                    help="a babelvl dataset folder (Multi-PixMo output), optionally with its share of the budget; "
+                         "repeatable")
     mx.add_argument("--languages", required=True)
     mx.add_argument("--language-shares", help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
-    mx.add_argument("--budget", type=int, required=True)
+    mx.add_argument("--budget", type=positive_int, required=True)
     mx.add_argument("--budget-unit", choices=["examples", "tokens"], default="examples")
     mx.add_argument("--validation-size", type=int, default=0)
     mx.add_argument("--image-dir", type=Path, help="where URL-based images are on disk (the fetch cache)")
@@ -238,49 +258,58 @@ def build_parser() -> argparse.ArgumentParser:
                     help="evaluation data (path or Hub id) whose images must not be trained on")
     mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
     mx.add_argument("--seed", type=int, default=0)
-    mx.add_argument("--out", type=Path, required=True)
-    xp = sub.add_parser("export-mixture", help="write a mixture for other trainers (TRL messages, LLaVA, ShareGPT)")
-    xp.add_argument("mixture", type=Path)
+    mx.add_argument("--out", type=Path, required=True, help="mixture folder")
+    renamed(mx, "--source", "use --data FOLDER[:SHARE] (repeatable)")
+    xp = sub.add("export-mixture", help="write a mixture for other trainers (TRL messages, LLaVA, ShareGPT)")
+    xp.add_argument("--data", type=Path, required=True, help="the mixture folder (babelvl mix --out)")
+    legacy_positional(xp, "mixture", "the mixture folder is given with --data")
     xp.add_argument("--format", choices=["messages", "llava", "sharegpt"], required=True)
     xp.add_argument("--split", default="train")
-    xp.add_argument("--out", type=Path, required=True)
+    xp.add_argument("--out", type=Path, required=True, help="export folder")
 
-    tn = sub.add_parser("train", help="fine-tune an image-text-to-text model on a mixture (full, LoRA, QLoRA)",
-                        epilog="multi-GPU: accelerate launch -m babelvl.cli train ... (the HF Trainer handles it)")
-    tn.add_argument("--model", required=True)
-    tn.add_argument("--mixture", type=Path, required=True)
+    tn = sub.add("train", help="fine-tune an image-text-to-text model on a mixture (full, LoRA, QLoRA)",
+                 epilog="multi-GPU: accelerate launch -m babelvl.cli train --model M --data MIX --out DIR "
+                        "(the HF Trainer handles the processes)")
+    tn.add_argument("--model", required=True, help="Hub id or local folder (transformers)")
+    tn.add_argument("--data", type=Path, required=True, help="the mixture folder (babelvl mix --out)")
     tn.add_argument("--method", choices=["full", "lora", "qlora"], default="lora")
     tn.add_argument("--epochs", type=float, default=1.0)
-    tn.add_argument("--max-steps", type=int, default=-1)
+    tn.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (-1: use --epochs)")
     tn.add_argument("--lr", type=float, default=2e-5)
-    tn.add_argument("--batch-size", type=int, default=4)
-    tn.add_argument("--grad-accum", type=int, default=1)
-    tn.add_argument("--save-steps", type=int, default=500)
+    tn.add_argument("--batch-size", type=positive_int, default=4)
+    tn.add_argument("--grad-accum", type=positive_int, default=1)
+    tn.add_argument("--save-steps", type=positive_int, default=500)
     tn.add_argument("--seed", type=int, default=0)
-    tn.add_argument("--out", type=Path, required=True)
-    ab = sub.add_parser("ablate", help="train each model on each mixture, evaluate, compare (English-only vs multilingual)")
+    tn.add_argument("--out", type=Path, required=True, help="checkpoint folder")
+    renamed(tn, "--mixture", "use --data MIXTURE_FOLDER")
+    ab = sub.add("ablate", help="train each model on each mixture, evaluate, compare (English-only vs multilingual)")
     ab.add_argument("--smoke", action="store_true",
                     help="the CPU smoke-scale experiment: synthetic data, tiny models of 3 families, the whole loop")
-    ab.add_argument("--model", action="append", default=[], help="model (repeatable)")
-    ab.add_argument("--mixture", action="append", default=[], metavar="NAME=FOLDER", help="mixture (repeatable)")
-    ab.add_argument("--baseline", default="english")
-    ab.add_argument("--eval", action="append", default=[], metavar="BENCHMARK=DATA")
+    ab.add_argument("--model", action="append", default=[], help="model to train (repeatable)")
+    ab.add_argument("--mixture", action="append", default=[], metavar="NAME=FOLDER",
+                    help="a named training mixture, one arm of the ablation (repeatable)")
+    ab.add_argument("--baseline", default="english", help="the mixture every other one is compared with")
+    ab.add_argument("--data", action="append", default=[], metavar="BENCHMARK=PATH",
+                    help="evaluation data, as in babelvl eval (repeatable)")
     ab.add_argument("--languages", default="en,fr,de,it,es")
     ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
-    ab.add_argument("--max-steps", type=int, default=30)
+    ab.add_argument("--max-steps", type=positive_int, default=30)
     ab.add_argument("--lr", type=float, default=1e-2)
-    ab.add_argument("--eval-limit", type=int)
-    ab.add_argument("--out", type=Path, required=True)
+    ab.add_argument("--eval-limit", type=positive_int, help="at most N items per benchmark and language")
+    ab.add_argument("--out", type=Path, required=True, help="ablation folder")
+    renamed(ab, "--eval", "use --data BENCHMARK=PATH, as in babelvl eval")
 
-    sub.add_parser("languages", help="list the language packs that can be used")
-    sub.add_parser("benchmarks", help="list the supported benchmarks")
-    ss = sub.add_parser("sample-suite", help="write the sample suite as Parquet files in the real schemas")
-    ss.add_argument("--out", type=Path, required=True)
-    t = sub.add_parser("tiny-model", help="build a tiny random-weight VLM offline (for demos and tests)")
+    sub.add("languages", help="list the language packs that can be used")
+    sub.add("benchmarks", help="list the supported benchmarks")
+    ss = sub.add("sample-suite", help="write the sample suite as Parquet files in the real schemas")
+    ss.add_argument("--out", type=Path, required=True, help="output folder")
+    t = sub.add("tiny-model", help="build a tiny random-weight VLM offline (for demos and tests)")
     t.add_argument("family", choices=["llava", "idefics3", "paligemma"])
-    t.add_argument("out", type=Path)
+    t.add_argument("--out", type=Path, required=True, help="model folder to write")
+    legacy_positional(t, "out", "the model folder is given with --out")
     t.add_argument("--size", choices=["tiny", "small"], default="tiny",
                    help="tiny: for tests (< 1 MB); small: ~50M parameters, for benchmarks")
+    show_defaults(parser)
     return parser
 
 
@@ -290,14 +319,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from babelvl.languages import parse_language_list
     from babelvl.models import GenerationSettings, load_backend
 
-    names = list(BENCHMARKS) if args.benchmarks == "all" else _comma_list(args.benchmarks)
+    names = list(BENCHMARKS) if args.benchmarks == "all" else comma_list(args.benchmarks)
     benchmarks = [get_benchmark(b).name for b in names]  # validates and resolves aliases
     languages = [p.code for p in parse_language_list(args.languages)]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                                   seed=args.seed)
-    backend = load_backend(args.model, base_url=args.api_base, api_key=args.api_key,
-                           concurrency=args.concurrency, timeout=args.timeout, device=args.device,
-                           dtype=args.dtype, batch_size=args.batch_size)
+    backend = load_backend(args.model, **server_options(args), device=args.device, dtype=args.dtype,
+                           batch_size=args.batch_size)
     spec = EvalSpec(benchmarks=benchmarks, languages=languages, out_dir=args.out,
                     data=_data_options(args.data, benchmarks), suite=args.suite, parser=args.parser,
                     settings=settings, limit=args.limit, cache_path=args.cache,
@@ -312,15 +340,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     from babelvl.io.files import write_json_atomic
 
     metrics = score_predictions(benchmark=args.benchmark, data=args.data, predictions=args.predictions,
-                                language=args.language, parser=args.parser, config=args.config,
+                                language=args.language, parser=args.parser, config=args.subset,
                                 split=args.split)
-    if args.output:
-        write_json_atomic(args.output, metrics)
+    if args.out:
+        write_json_atomic(args.out, metrics)
     shown = {k: v for k, v in metrics.items() if k not in ("unscored", "rejected_rows")}
     print(json.dumps(shown, indent=2, ensure_ascii=False))
     if metrics["unscored"]:
         print(f"{len(metrics['unscored'])} item(s) could not be scored (listed under 'unscored'"
-              f"{' in ' + str(args.output) if args.output else ''})", file=sys.stderr)
+              f"{' in ' + str(args.out) if args.out else ''})", file=sys.stderr)
     return 0
 
 
@@ -329,10 +357,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from babelvl.translate.pipeline import TranslateSpec, run_translate
 
     languages = [p.code for p in parse_language_list(args.languages)]
-    options = {k: v for k, v in {"base_url": args.api_base, "license": args.license}.items() if v}
+    options = {k: v for k, v in {**server_options(args), "license": args.license}.items() if v is not None}
     spec = TranslateSpec(data=args.data, languages=languages, out_dir=args.out, engine=args.engine,
                          benchmark=args.benchmark, fields=args.fields, options_field=args.options_field,
-                         config=args.config, split=args.split, source_language=args.source_language,
+                         config=args.subset, split=args.split, source_language=args.source_language,
                          engine_options=options, fallback_engine=args.fallback_engine, retries=args.retries,
                          mask_quoted=args.protect_quoted, back_translate=args.back_translate,
                          cache_path=args.cache, limit=args.limit)
@@ -345,11 +373,11 @@ def cmd_postedit(args: argparse.Namespace) -> int:
     from babelvl.translate.review import export_for_review, import_reviews
 
     if args.postedit_command == "export":
-        n = export_for_review(args.out, args.file, fmt=args.format,
-                              languages=_comma_list(args.languages) if args.languages else None)
-        print(f"wrote {n} segments to {args.file}")
+        n = export_for_review(args.data, args.out, fmt=args.format,
+                              languages=comma_list(args.languages) if args.languages else None)
+        print(f"wrote {n} segments to {args.out}")
         return 0
-    summary = import_reviews(args.out, args.file, editor=args.editor)
+    summary = import_reviews(args.data, args.edits, editor=args.editor)
     print(f"imported {summary['imported']} edits: {summary['added']} new, {summary['changed']} changed, "
           f"{summary['unchanged']} unchanged" + ("; dataset rebuilt" if "rebuild" in summary else ""))
     return 0
@@ -359,9 +387,9 @@ def cmd_build_pixmo(args: argparse.Namespace) -> int:
     from babelvl.languages import parse_language_list
     from babelvl.pixmo.build import BuildSpec, dry_run, run_build
 
-    options = {k: v for k, v in {"base_url": args.api_base, "license": args.license}.items() if v}
-    spec = BuildSpec(recipe=args.source, languages=[p.code for p in parse_language_list(args.languages)],
-                     out_dir=args.out, data=args.data, config=args.config, split=args.split, engine=args.engine,
+    options = {k: v for k, v in {**server_options(args), "license": args.license}.items() if v is not None}
+    spec = BuildSpec(recipe=args.recipe, languages=[p.code for p in parse_language_list(args.languages)],
+                     out_dir=args.out, data=args.data, config=args.subset, split=args.split, engine=args.engine,
                      generator=args.generator, options=options, executor=args.executor, workers=args.workers,
                      ray_address=args.ray_address, shard_size=args.shard_size, limit=args.limit,
                      cache_path=args.cache, max_new_tokens=args.max_new_tokens, retries=args.retries,
@@ -377,10 +405,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if action == "plan":
         from babelvl.quality.sampling import plan_sample
 
-        summary = plan_sample(args.datasets, annotators=_comma_list(args.annotators), size=args.size,
+        summary = plan_sample(args.data, annotators=comma_list(args.annotators), size=args.size,
                               overlap=args.overlap, seed=args.seed,
-                              languages=_comma_list(args.languages) if args.languages else None,
-                              fields=_comma_list(args.fields) if args.fields else None, out_dir=args.out)
+                              languages=comma_list(args.languages) if args.languages else None,
+                              fields=comma_list(args.fields) if args.fields else None, out_dir=args.out)
         print(f"planned {summary.size} items ({summary.overlap_items} overlap) for "
               f"{len(summary.per_annotator)} annotators in {args.out}")
         return 0
@@ -406,8 +434,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         from babelvl.quality.interchange import export_argilla, export_labelstudio
 
         export = export_labelstudio if args.format == "labelstudio" else export_argilla
-        n = export(items, assignments, args.file, protocol=protocol, annotator=args.annotator)
-        print(f"wrote {n} {args.format} entries to {args.file}")
+        n = export(items, assignments, args.out, protocol=protocol, annotator=args.annotator)
+        print(f"wrote {n} {args.format} entries to {args.out}")
         if args.config is not None:
             from babelvl.io.files import write_atomic
             from babelvl.quality.interchange import labelstudio_config
@@ -418,12 +446,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
             print(f"wrote the Label Studio labeling config to {args.config}")
         return 0
     if action == "import":
-        from babelvl.quality.interchange import import_argilla, import_labelstudio, write_annotations
+        from babelvl.quality.interchange import import_argilla, import_labelstudio, read_users, write_annotations
 
         read = import_labelstudio if args.format == "labelstudio" else import_argilla
-        from babelvl.quality.interchange import read_users
-
-        annotations = read(args.file, items=items, protocol=protocol, assignments=assignments,
+        annotations = read(args.data, items=items, protocol=protocol, assignments=assignments,
                            users=read_users(args.users) if args.users else None)
         print(f"wrote {write_annotations(args.out, annotations, items=items)} annotations to {args.out}")
         return 0
@@ -431,9 +457,9 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if action == "to-postedit":
         from babelvl.quality.to_postedit import postedit_worklist
 
-        result = postedit_worklist(items, annotations, args.dataset, out=args.file)
-        print(f"wrote {result['edits']} segment edits to {args.file}; now run: babelvl postedit import "
-              f"--out {args.dataset} --file {args.file}")
+        result = postedit_worklist(items, annotations, args.data, out=args.out)
+        print(f"wrote {result['edits']} segment edits to {args.out}; now run: babelvl postedit import "
+              f"--data {args.data} --edits {args.out}")
         for skip in result["skipped"]:
             print(f"skipped {skip['item_id']}: {skip['reason']}", file=sys.stderr)
         return 0
@@ -461,18 +487,26 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 def cmd_mix(args: argparse.Namespace) -> int:
     from babelvl.train.mixture import MixSource, build_mixture, eval_image_hashes
 
-    languages = _comma_list(args.languages)
-    sources = []
-    for value in args.source:
-        path, share = value, 1.0 / len(args.source)
+    languages = comma_list(args.languages)
+    parsed: list[tuple[str, float | None]] = []
+    for value in args.data:
         head, _, tail = value.rpartition(":")
         if head and tail.replace(".", "", 1).isdigit():
-            path, share = head, float(tail)
-        sources.append(MixSource(path=path, kind=None, languages=tuple(languages), share=share,
-                                 image_dir=str(args.image_dir) if args.image_dir else None))
+            parsed.append((head, float(tail)))
+        else:
+            parsed.append((value, None))
+    # Sources without a share split what the suffixed ones leave (``--data a --data b:0.3`` -> a gets 0.7).
+    given = sum(share for _, share in parsed if share is not None)
+    unsuffixed = sum(share is None for _, share in parsed)
+    if given > 1 + 1e-9 or (unsuffixed and given >= 1 - 1e-9):
+        raise BabelvlError(f"--data shares add up to {given:g}: they must leave room for the sources without one "
+                           "and sum to at most 1")
+    sources = [MixSource(path=path, kind=None, languages=tuple(languages),
+                         share=share if share is not None else (1 - given) / unsuffixed,
+                         image_dir=str(args.image_dir) if args.image_dir else None) for path, share in parsed]
     shares = None
     if args.language_shares:
-        shares = {k: float(v) for k, v in (p.split("=") for p in _comma_list(args.language_shares))}
+        shares = {k: float(v) for k, v in (p.split("=") for p in comma_list(args.language_shares))}
     eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of]) if args.exclude_images_of else None
     manifest = build_mixture(sources, budget=args.budget, budget_unit=args.budget_unit, language_shares=shares,
                              seed=args.seed, eval_images=eval_images, out_dir=args.out, on_leak=args.on_leak,
@@ -484,14 +518,14 @@ def cmd_mix(args: argparse.Namespace) -> int:
 def cmd_export_mixture(args: argparse.Namespace) -> int:
     from babelvl.train.exporters import export_mixture
 
-    print(export_mixture(args.mixture, args.out, args.format, split=args.split))
+    print(export_mixture(args.data, args.out, args.format, split=args.split))
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from babelvl.train.trainer import TrainSpec, train
 
-    result = train(TrainSpec(model=args.model, mixture_dir=args.mixture, out_dir=args.out, method=args.method,
+    result = train(TrainSpec(model=args.model, mixture_dir=args.data, out_dir=args.out, method=args.method,
                              epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, batch_size=args.batch_size,
                              grad_accum=args.grad_accum, save_steps=args.save_steps, seed=args.seed))
     print(json.dumps({"steps": result.steps, "final_loss": result.final_loss,
@@ -515,11 +549,11 @@ def cmd_ablate(args: argparse.Namespace) -> int:
                 out[name] = path
             return out
 
-        if not args.model or len(args.mixture) < 2 or not args.eval:
-            raise BabelvlError("ablate needs --model, at least two --mixture NAME=FOLDER and --eval BENCHMARK=DATA "
+        if not args.model or len(args.mixture) < 2 or not args.data:
+            raise BabelvlError("ablate needs --model, at least two --mixture NAME=FOLDER and --data BENCHMARK=PATH "
                                "(or --smoke)")
         run_ablation(AblationSpec(models=args.model, mixtures=pairs(args.mixture, "--mixture"),
-                                  eval_data=pairs(args.eval, "--eval"), languages=_comma_list(args.languages),
+                                  eval_data=pairs(args.data, "--data"), languages=comma_list(args.languages),
                                   out_dir=args.out, baseline=args.baseline, method=args.method,
                                   max_steps=args.max_steps, lr=args.lr, eval_limit=args.eval_limit))
     print((args.out / "ablation.md").read_text(encoding="utf-8"))
@@ -566,17 +600,42 @@ COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "p
             "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
 
 
+def _with_run_config(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Insert the options of ``--config FILE`` after the command words, so that flags override them."""
+    path = next((argv[i + 1] for i, t in enumerate(argv[:-1]) if t == "--config"), None)
+    path = path or next((t.split("=", 1)[1] for t in argv if t.startswith("--config=")), None)
+    if path is None:
+        return argv
+    leaf, depth = parser, 0
+    while depth < len(argv):
+        subs = [a for a in leaf._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or argv[depth] not in subs[0].choices:
+            break
+        leaf, depth = subs[0].choices[argv[depth]], depth + 1
+    return argv[:depth] + config_tokens(leaf, path, argv) + argv[depth:]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(_with_run_config(parser, argv))
+    except BabelvlError as exc:
+        print(f"babelvl: error: {exc}", file=sys.stderr)
+        return 2
     if not args.command:
         parser.print_help()
         return 1
+    ui.set_verbosity(ui.QUIET if args.quiet else ui.VERBOSE if args.verbose else ui.NORMAL)
+    export_api_key(args)
     try:
         return COMMANDS[args.command](args)
     except BabelvlError as exc:
         print(f"babelvl: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("babelvl: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
+from babelvl import ui
 from babelvl import __version__
 from babelvl.benchmarks.base import Benchmark, Item, Rejected
 from babelvl.benchmarks.registry import get_benchmark
@@ -92,7 +93,7 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
 
     ``after_batch`` is called with the number of items finished so far (tests use it to simulate a kill).
     """
-    console = console or Console(stderr=True)
+    console = console or ui.console()
     if spec.parser not in PARSERS:
         raise InputError(f"unknown parser '{spec.parser}' (known: {', '.join(PARSERS)})")
     benchmarks = [get_benchmark(name) for name in spec.benchmarks]

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.errors import InputError
@@ -153,7 +154,7 @@ def dry_run(spec: BuildSpec) -> dict[str, Any]:
 
 def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, Any]:
     _check_spec(spec)
-    console = console or Console(stderr=True)
+    console = console or ui.console()
     recipe = RECIPES[spec.recipe]
     loaded = load_source(recipe.source, spec.data, config=spec.config, split=spec.split, limit=spec.limit)
     out = spec.out_dir

@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
+from babelvl import ui
 from babelvl import __version__
 from babelvl.io.files import read_jsonl_tolerant, write_atomic, write_json_atomic
 from babelvl.report.columns import headline
@@ -168,7 +169,7 @@ def _plot(result: dict[str, Any], path: Path) -> None:
 
 
 def run_ablation(spec: AblationSpec, *, console: Console | None = None) -> dict[str, Any]:
-    console = console or Console(stderr=True)
+    console = console or ui.console()
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(spec.out_dir / "ablation_spec.json", {**asdict(spec), "out_dir": str(spec.out_dir)})
     cells = [run_cell(spec, model, mixture, console) for model in spec.models for mixture in spec.mixtures]

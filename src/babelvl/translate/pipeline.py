@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.data.loading import load_rows
@@ -141,7 +142,7 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     from babelvl.translate.langid import LanguageDetector
     from babelvl.translate.quality_report import build_quality_report, write_quality_report
 
-    console = console or Console(stderr=True)
+    console = console or ui.console()
     started = time.perf_counter()
     source = load_language(spec.source_language)
     targets = [load_language(code) for code in spec.languages if code != spec.source_language]

@@ -1,7 +1,8 @@
 """Translation engines behind one interface, and ``load_engine`` to pick one from a spec string.
 
-* ``llm:<backend spec>``: any chat LLM a model backend runs, e.g. ``llm:openai:Qwen/Qwen2.5-7B-Instruct`` with
-  ``base_url=`` (a vLLM server), or ``llm:hf:./model`` in-process;
+* a model spec, as everywhere in babelvl: ``openai:Qwen/Qwen2.5-7B-Instruct`` with ``base_url=`` (a chat LLM
+  served by vLLM or any OpenAI-compatible server) or ``hf:./model`` in process (``llm:<model spec>`` is the older,
+  still accepted spelling);
 * ``mt:<hub id or path>``: an encoder-decoder MT model (MADLAD-400, opus-mt, NLLB), ``{src}``/``{tgt}`` allowed;
 * ``gguf:<path or gemma3-270m>``: a GGUF base model with few-shot prompts, an offline demo and test engine.
 """
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 SPEC_FORMS = (
-    "llm:<backend spec> (e.g. llm:openai:Qwen/Qwen2.5-7B-Instruct with base_url=..., or llm:hf:./model)",
+    "openai:<model> (a served chat LLM, with --api-base) or hf:<hub id or path> (a chat LLM in process)",
     "mt:<hub id or path> (e.g. mt:google/madlad400-3b-mt, mt:Helsinki-NLP/opus-mt-{src}-{tgt})",
     "gguf:<path.gguf or gemma3-270m> (offline demo/test engine)",
 )
@@ -49,7 +50,7 @@ class RecommendedEngine:
 #: engines whose license lets translated benchmarks be shared freely (for the README)
 RECOMMENDED_ENGINES: tuple[RecommendedEngine, ...] = (
     RecommendedEngine(
-        "llm:openai:Qwen/Qwen2.5-7B-Instruct", "Apache-2.0",
+        "openai:Qwen/Qwen2.5-7B-Instruct", "Apache-2.0",
         "served by vLLM (`vllm serve Qwen/Qwen2.5-7B-Instruct`), pass base_url= and license='Apache-2.0'; "
         "Qwen3 instruct models (Apache-2.0) work the same way",
     ),
@@ -60,6 +61,8 @@ RECOMMENDED_ENGINES: tuple[RecommendedEngine, ...] = (
 )
 
 _KINDS: dict[str, type[Engine]] = {"llm": LLMEngine, "mt": Seq2SeqEngine, "gguf": GGUFEngine}
+#: model-spec schemes (babelvl.models.load_backend) that name a chat LLM used as a translation engine
+_LLM_MODEL_SCHEMES = ("openai", "hf")
 
 
 def load_engine(spec: str, **options: Any) -> Engine:
@@ -70,6 +73,8 @@ def load_engine(spec: str, **options: Any) -> Engine:
     that no engine or model backend takes is an error (a typo). ``llm:`` passes its extra options to the backend.
     """
     options = {key: value for key, value in options.items() if value is not None}
+    if spec.partition(":")[0] in _LLM_MODEL_SCHEMES:  # a model spec: the chat-LLM engine runs it
+        spec = f"llm:{spec}"
     kind, sep, rest = spec.partition(":")
     if not sep or kind not in _KINDS:
         raise BabelvlError(f"unknown translation engine {spec!r}; use one of:\n  " + "\n  ".join(SPEC_FORMS))
