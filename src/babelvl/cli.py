@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
     ex2.add_argument("--annotator", help="only this annotator's items")
     ex2.add_argument("--out", type=Path, required=True, help="tasks/records file to write")
-    ex2.add_argument("--config", type=Path,
+    ex2.add_argument("--labeling-config", type=Path,
                      help="also write the Label Studio labeling config (XML) matching the protocol here")
     tp = an_sub.add("to-postedit", help="turn post-edit annotations into a translation work file")
     tp.add_argument("--plan", type=Path, required=True)
@@ -436,14 +436,14 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         export = export_labelstudio if args.format == "labelstudio" else export_argilla
         n = export(items, assignments, args.out, protocol=protocol, annotator=args.annotator)
         print(f"wrote {n} {args.format} entries to {args.out}")
-        if args.config is not None:
+        if args.labeling_config is not None:
             from babelvl.io.files import write_atomic
             from babelvl.quality.interchange import labelstudio_config
 
             if args.format != "labelstudio":
-                raise BabelvlError("--config writes a Label Studio labeling config: use it with --format labelstudio")
-            write_atomic(args.config, labelstudio_config(protocol, image=any(i.image_path for i in items)))
-            print(f"wrote the Label Studio labeling config to {args.config}")
+                raise BabelvlError("--labeling-config is Label Studio's: use it with --format labelstudio")
+            write_atomic(args.labeling_config, labelstudio_config(protocol, image=any(i.image_path for i in items)))
+            print(f"wrote the Label Studio labeling config to {args.labeling_config}")
         return 0
     if action == "import":
         from babelvl.quality.interchange import import_argilla, import_labelstudio, read_users, write_annotations
