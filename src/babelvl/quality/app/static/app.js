@@ -35,6 +35,13 @@
     });
   });
 
+  // Anchors under the slider's thumb positions (CSSOM custom properties: allowed by the CSP, unlike
+  // inline style attributes).
+  document.querySelectorAll("ol.anchors").forEach((list) => {
+    list.querySelectorAll("li.anchor").forEach((li) => li.style.setProperty("--at", li.dataset.at));
+    list.classList.add("placed");
+  });
+
   // ---- spans: offsets in code points, as Python counts them --------------------------------------
   // The shown text is the translation plus, when the protocol has one, " [MISSING]": a span that
   // starts past the translation marks missing content and is stored without a position.
