@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add("languages", help="list the language packs that can be used")
     sub.add("benchmarks", help="list the supported benchmarks")
-    ss = sub.add("sample-suite", help="write the sample suite as Parquet files in the real schemas")
+    ss = sub.add("sample-suite", help="write the sample suite (benchmarks, PixMo sources) in the real schemas")
     ss.add_argument("--out", type=Path, required=True, help="output folder")
     t = sub.add("tiny-model", help="build a tiny random-weight VLM offline (for demos and tests)")
     t.add_argument("family", choices=["llava", "idefics3", "paligemma"])
@@ -581,9 +581,13 @@ def cmd_benchmarks(_: argparse.Namespace) -> int:
 def cmd_sample_suite(args: argparse.Namespace) -> int:
     from babelvl.benchmarks.sample_suite import materialize_sample_suite
 
+    from babelvl.pixmo.sample import write_sample_pixmo
+
     paths = materialize_sample_suite(args.out)
     for (bench, lang), path in sorted(paths.items()):
         print(f"{bench}\t{lang}\t{path}")
+    for source, path in write_sample_pixmo(args.out / "pixmo").items():
+        print(f"pixmo\t{source}\t{path}")
     return 0
 
 

@@ -223,8 +223,14 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the echo responder until interrupted (for trying the OpenAI backend by hand)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--responder", choices=["echo", "demo"], default="echo",
+                        help="echo: images and prompt back; demo: toy answers to every babelvl job "
+                             "(babelvl.testing.demo_responder)")
     args = parser.parse_args(argv)
-    with FakeVLMServer(port=args.port) as server:
+    from babelvl.testing.demo_responder import demo_answer
+
+    responder = demo_answer if args.responder == "demo" else echo_images
+    with FakeVLMServer(responder, port=args.port) as server:
         print(f"serving on {server.base_url} (Ctrl-C to stop)", flush=True)
         try:
             while True:
