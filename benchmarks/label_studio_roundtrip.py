@@ -129,9 +129,9 @@ def answer(protocol_name: str, shown: str) -> tuple[list[dict[str, Any]], dict[s
                             {"start": None, "end": None, "severity": "critical", "category": "accuracy/omission"}]})
     if protocol_name == "likert":
         return ([{"id": "a", "from_name": "adequacy", "to_name": "target", "type": "choices",
-                  "value": {"choices": ["4 – Most meaning"]}},
+                  "value": {"choices": ["4"]}},  # a Choice's alias (the number) is what the editor stores
                  {"id": "b", "from_name": "fluency", "to_name": "target", "type": "choices",
-                  "value": {"choices": ["2 – Disfluent language"]}}],
+                  "value": {"choices": ["2"]}}],
                 {"adequacy": 4, "fluency": 2})
     return ([{"id": "a", "from_name": "post_edit", "to_name": "target", "type": "textarea",
               "value": {"text": ["Welche Farbe hat dieses Auto?"]}}],
