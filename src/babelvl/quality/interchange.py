@@ -232,8 +232,10 @@ class _Collector:
         elif known:
             self.seen[key] = where
             if self.assigned is not None and key not in self.assigned:
+                hint = (" (a Label Studio user id: map ids to annotator names with --users)"
+                        if annotation.annotator.startswith("labelstudio:") else "")
                 self.problem(where, "annotator", f"{annotation.annotator} was not assigned "
-                                                 f"{annotation.item_id}")
+                                                 f"{annotation.item_id}{hint}")
         if protocol is not None:
             for reason in protocol.validate(annotation.values,
                                             target_text=item.target_text if item else None):
