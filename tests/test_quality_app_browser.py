@@ -150,6 +150,7 @@ def test_keyboard_only_mqm_spans_aligned_anchors_and_accessible_names(tmp_path: 
             # clicking the slider at the tick's x: the value the browser sets must be the anchor's.
             page.goto(base + "/projects/esa/items/mme%3Ade%3A0%3Aquestion")
             slider = page.locator("#scale-score")
+            slider.scroll_into_view_if_needed()  # boxes are in viewport coordinates, where the mouse clicks
             box = slider.bounding_box()
             assert box is not None
             offsets = {}
