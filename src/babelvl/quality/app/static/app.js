@@ -1,11 +1,10 @@
-// babelvl annotate: keyboard shortcuts, span marking and time measurement on the item page.
+// babelvl annotate: keyboard shortcuts and span marking on the item page (the server measures time).
 // Everything else works without this script; the server checks every value again.
 (function () {
   "use strict";
   const form = document.getElementById("annotation-form");
   if (!form) return;
   const data = JSON.parse(document.getElementById("page-data").textContent);
-  const startedAt = performance.now();
   const message = document.getElementById("form-message");
   const submitButton = document.getElementById("submit");
   let submitting = false;
@@ -231,7 +230,7 @@
     }
   });
 
-  // ---- submit: time on page, no double submission, sliders must be set ----------------------------
+  // ---- submit: no double submission, sliders must be set -------------------------------------------
   form.addEventListener("submit", (ev) => {
     if (submitting) { ev.preventDefault(); return; }
     const unset = (data.sliders || []).filter((name) => !touched.has(name));
@@ -240,7 +239,6 @@
       showMessage("Set " + unset.join(", ") + " (move the slider or type a number) before submitting.");
       return;
     }
-    form.elements["client_seconds"].value = ((performance.now() - startedAt) / 1000).toFixed(2);
     submitting = true;
     setTimeout(() => { submitButton.disabled = true; }, 0);
   });
