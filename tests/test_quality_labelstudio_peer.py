@@ -14,8 +14,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from babelvl.quality.interchange import export_labelstudio, labelstudio_config
 from babelvl.quality.protocols import load_protocol
 from babelvl.quality.schema import Assignment, SampleItem
