@@ -71,7 +71,7 @@ def test_plan_agreement_and_report(translated, tmp_path, capsys):
     report = json.loads((out / "quality_assessment.json").read_text())
     assert report["scores_by_language"]["fr"]["mean"] > report["scores_by_language"]["de"]["mean"]
     assert report["verdicts"]["de"]["text"].startswith("not yet fit for release")
-    assert "score" in report["verdicts"]["de"]["failing"]
+    assert "mean score" in report["verdicts"]["de"]["failing"]
     md = (out / "quality_assessment.md").read_text()
     assert "## Agreement" in md and "krippendorff_alpha_ordinal" in md and "## Worst items" in md
     assert "<table>" in (out / "quality_assessment.html").read_text()
@@ -187,6 +187,10 @@ def test_a_0_100_scale_gets_interval_measures_only_and_level_can_be_chosen(tmp_p
                                                                       "category": "style"}] if i % 2 else []).to_json())
                                 + "\n" for i, it in enumerate(items) for a in ("a", "b")))
     capsys.readouterr()
+    assert main(["annotate", "agreement", "--plan", str(plan), "--annotations", str(mqm_file), "--protocol", "mqm",
+                 "--draws", "50"]) == 0
+    # MQM penalties have no fixed scale: weighted kappa would space -25, -5, -1 evenly, so alpha only
+    assert set(json.loads(capsys.readouterr().out)["score"]["measures"]) == {"krippendorff_alpha_interval"}
     assert main(["annotate", "agreement", "--plan", str(plan), "--annotations", str(mqm_file), "--protocol", "mqm",
                  "--draws", "50", "--level", "ordinal"]) == 0
     assert "krippendorff_alpha_ordinal" in json.loads(capsys.readouterr().out)["score"]["measures"]

@@ -132,8 +132,11 @@ def _table(scored: Sequence[ScoredAnnotation], m: Measured, draws: int, seed: in
     if m.level == "ratio" and min(labels) < 0:
         raise InputError(f"'{m.name}' has negative values ({min(labels):g}); the ratio level needs values "
                          ">= 0: choose --level interval", field="level")
-    table = agreement_table(R, labels=labels, level=m.level, draws=draws, seed=seed,
-                            measures=MEASURES_FOR_LEVEL[m.level])
+    measures = MEASURES_FOR_LEVEL[m.level]
+    if m.labels is None and m.level in ("interval", "ratio"):
+        # weighted kappa spaces the observed values evenly (-25, -5, -1, -0.1 would be 1 apart): alpha only
+        measures = (f"krippendorff_alpha_{m.level}",)
+    table = agreement_table(R, labels=labels, level=m.level, draws=draws, seed=seed, measures=measures)
     table.pop("labels", None)  # the scale is the protocol's; 101 labels of a slider are noise here
     return {**table, "level": m.level}
 
@@ -335,8 +338,9 @@ def _scale_check(name: str, table: dict[str, Any], language: str, min_alpha: flo
 
 def verdicts(summary: dict[str, dict[str, Any]], agreement: dict[str, Any], protocol: Protocol,
              thresholds: Thresholds | None = None) -> dict[str, dict[str, Any]]:
-    """Per language: ``fit`` (bool), ``failing`` (names of the scales whose agreement fails, and
-    "score" when the mean misses the threshold) and ``text``, a plain-language sentence."""
+    """Per language: ``fit`` (bool), ``failing`` ("mean score" when the item-level mean misses the
+    threshold, then the names of the scales whose agreement fails) and ``text``, a plain-language
+    sentence."""
     t = thresholds or DEFAULT_THRESHOLDS.get(protocol.kind, Thresholds())
     tables = {name: table for name, table in agreement.items() if name != "spans"}
     out: dict[str, dict[str, Any]] = {}
@@ -359,7 +363,7 @@ def verdicts(summary: dict[str, dict[str, Any]], agreement: dict[str, Any], prot
         passed = [text for _, ok, text in checks if ok]
         if passed:
             parts.append("agreement holds on " + ", ".join(passed))
-        out[language] = {"fit": fit, "failing": (["score"] if not score_ok else []) + failing,
+        out[language] = {"fit": fit, "failing": (["mean score"] if not score_ok else []) + failing,
                          "text": f"{'fit for release' if fit else 'not yet fit for release'}: "
                                  + "; ".join(parts) + "."}
     return out

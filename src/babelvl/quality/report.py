@@ -108,11 +108,13 @@ def _agreement_md(name: str, block: dict[str, Any]) -> list[str]:
             cells += [_num(entry["value"], 3), _ci(entry.get("ci"), 3)] if entry else ["–", "–"]
         body.append(cells)
     md += [markdown_table(header, body), ""]
-    notes = [f"{where}: {n}" for where, table in rows for n in (table.get("notes") or [])
-             if not n.startswith(tuple(f"{m}:" for m in measures))]
-    notes += [f"{where}: {table['note']}" for where, table in rows if table.get("note")]
-    md += [f"- {n}" for n in notes]
-    return md + ([""] if notes else [])
+    where_of: dict[str, list[str]] = {}  # the same note for several rows is listed once
+    for where, table in rows:
+        for note in [*(table.get("notes") or []), *([table["note"]] if table.get("note") else [])]:
+            if not note.startswith(tuple(f"{m}:" for m in measures)):
+                where_of.setdefault(note, []).append(where)
+    md += [f"- {', '.join(wheres)}: {note}" for note, wheres in where_of.items()]
+    return md + ([""] if where_of else [])
 
 
 def _spans_md(block: dict[str, Any]) -> list[str]:
