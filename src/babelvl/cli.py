@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp = sub.add("build-pixmo", help="regenerate a PixMo source (cap, ama, cosyn) in more languages",
                  description="Writes OUT/<lang>/shard-*.parquet (released sets' schema + provenance), "
                              "OUT/<lang>/rejects/*.jsonl (a reason per rejected row), OUT/README.md and "
-                             "OUT/build.json (rows, model calls, tokens, time). Re-running resumes.",
+                             "OUT/build.json (rows, tokens), OUT/run-log.jsonl (model calls, time per run). "
+                             "Re-running resumes.",
                  epilog="ama translates question/answer (--engine); cap writes captions from the human "
                         "transcripts and cosyn regenerates QA pairs from code+data (--generator, e.g. "
                         "openai:Qwen/Qwen2.5-72B-Instruct with --api-base, one vllm serve per GPU node).")
