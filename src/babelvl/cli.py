@@ -12,9 +12,11 @@ from typing import Any
 
 from babelvl import __version__, ui
 from babelvl.cli_options import (HelpFormatter, add_common_options, add_server_options, comma_list, config_tokens,
-                                 export_api_key, legacy_positional, positive_int, renamed, server_options,
-                                 show_defaults)
+                                 export_api_key, fraction, language_shares, legacy_positional, non_negative_float,
+                                 non_negative_int, out_folder, port_number, positive_float, positive_int, renamed,
+                                 server_options, show_defaults)
 from babelvl.errors import BabelvlError
+from babelvl.parsing import PARSERS as PROFILES
 
 EPILOG = """examples:
   babelvl tiny-model llava --out ./tiny-llava       # offline random-weight model to try the machinery
@@ -50,7 +52,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dtype", default="auto", help="transformers dtype: auto, float32, bfloat16, float16")
     g.add_argument("--batch-size", type=positive_int, default=8, help="items per generate() call (transformers)")
     g.add_argument("--max-new-tokens", type=positive_int, default=32)
-    g.add_argument("--temperature", type=float, default=0.0)
+    g.add_argument("--temperature", type=non_negative_float, default=0.0)
     g.add_argument("--seed", type=int, default=0)
     add_server_options(p)
 
@@ -92,10 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", action="append", metavar="BENCHMARK=PATH",
                    help="data for a benchmark: Hub id, Parquet file/folder, saved dataset; "
                         "{lang} in PATH is replaced by the language code. Repeatable.")
-    p.add_argument("--parser", default="babelvl", help="answer parser: babelvl, lmms-eval, vlmevalkit")
+    p.add_argument("--parser", default="babelvl", choices=PROFILES,
+                   help="how answers are read and aggregated (README 'Answer parsing')")
     p.add_argument("--limit", type=positive_int, help="at most N items per benchmark and language")
     p.add_argument("--cache", type=Path, help="SQLite response cache (default: OUT/cache.sqlite)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
 
     s = sub.add("score", help="score a predictions file made by any tool (no model needed)")
     s.add_argument("--benchmark", required=True)
@@ -106,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="auto", choices=["auto", "jsonl", "records", "lmms-eval", "vlmevalkit"],
                    help="format of --predictions; auto detects it and says what it found")
     s.add_argument("--language", default="en")
-    s.add_argument("--parser", default="babelvl", help="babelvl, lmms-eval or vlmevalkit")
+    s.add_argument("--parser", default="babelvl", choices=PROFILES,
+                   help="how answers are read and aggregated (README 'Answer parsing')")
     s.add_argument("--out", type=Path, help="write the metrics JSON here")
     s.add_argument("--records", type=Path,
                    help="also write per-item judgments here (JSONL: id, response, prediction, answer, correct, status)")
@@ -140,13 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--source-language", default="en")
     tr.add_argument("--engine", required=True, help="translation engine (see below)")
     tr.add_argument("--fallback-engine", help="engine for segments that still fail checks after retries")
-    tr.add_argument("--retries", type=int, default=1, help="retries with other prompts for failed segments")
+    tr.add_argument("--retries", type=non_negative_int, default=1, help="retries with other prompts for failed segments")
     tr.add_argument("--license", help="license of the engine's model, recorded in the card")
     tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
     tr.add_argument("--limit", type=positive_int, help="only the first N rows")
     tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
-    tr.add_argument("--out", type=Path, required=True, help="output folder")
+    tr.add_argument("--out", type=out_folder, required=True, help="output folder")
     add_server_options(tr)
 
     pe = sub.add("postedit", help="export translations for human review, import the edits")
@@ -183,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--shard-size", type=positive_int, default=256)
     bp.add_argument("--limit", type=positive_int, help="only the first N source rows")
     bp.add_argument("--max-new-tokens", type=positive_int, default=512)
-    bp.add_argument("--retries", type=int, default=1)
+    bp.add_argument("--retries", type=non_negative_int, default=1)
     bp.add_argument("--cache", type=Path, help="SQLite model cache (default OUT/cache.sqlite)")
     bp.add_argument("--caption-mode", choices=["text", "vlm"], default="text",
                     help="cap: write from transcripts (text LLM) or from transcripts plus image (VLM)")
@@ -195,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="download and verify every image URL; rows whose image fails go to the rejects")
     bp.add_argument("--mirror", type=Path, help="local folder standing in for image URLs")
     bp.add_argument("--dry-run", action="store_true", help="estimate rows, calls and tokens; call no model")
-    bp.add_argument("--out", type=Path, required=True, help="output folder")
+    bp.add_argument("--out", type=out_folder, required=True, help="output folder")
     add_server_options(bp)
     renamed(bp, "--source", "use --recipe cap|ama|cosyn (--data is the source data)")
 
@@ -207,15 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     legacy_positional(ap, "datasets", "dataset folders are given with --data (repeatable)")
     ap.add_argument("--annotators", required=True, help="comma list of annotator names")
     ap.add_argument("--size", type=positive_int, required=True)
-    ap.add_argument("--overlap", type=float, default=0.2, help="share of items every annotator sees")
+    ap.add_argument("--overlap", type=fraction, default=0.2, help="share of items every annotator sees")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--languages")
     ap.add_argument("--fields")
-    ap.add_argument("--out", type=Path, required=True, help="plan folder to write")
+    ap.add_argument("--out", type=out_folder, required=True, help="plan folder to write")
     sv = an_sub.add("serve", help="run the annotation web app")
     sv.add_argument("--db", type=Path, required=True, help="SQLite database of the app (created if missing)")
     sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--port", type=port_number, default=8080)
     sv.add_argument("--admin", help="create this admin user (password from $BABELVL_ADMIN_PASSWORD)")
     ag = an_sub.add("agreement", help="inter-annotator agreement with bootstrap intervals")
     rp = an_sub.add("report", help="Markdown + HTML report with verdicts per language")
@@ -227,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         p_.add_argument("--seed", type=int, default=0)
     rp.add_argument("--min-score", type=float, help="release threshold on the mean score")
     rp.add_argument("--max-score", type=float, help="release threshold for lower-is-better scores (HTER)")
-    rp.add_argument("--min-alpha", type=float, default=0.667)
-    rp.add_argument("--out", type=Path, required=True, help="report folder")
+    rp.add_argument("--min-alpha", type=fraction, default=0.667)
+    rp.add_argument("--out", type=out_folder, required=True, help="report folder")
     ex2 = an_sub.add("export", help="write the plan as Label Studio tasks or Argilla records")
     ex2.add_argument("--plan", type=Path, required=True)
     ex2.add_argument("--protocol", required=True)
@@ -258,23 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a babelvl dataset folder (Multi-PixMo output), optionally with its share of the budget; "
                          "repeatable")
     mx.add_argument("--languages", required=True)
-    mx.add_argument("--language-shares", help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
+    mx.add_argument("--language-shares", type=language_shares, help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
     mx.add_argument("--budget", type=positive_int, required=True)
     mx.add_argument("--budget-unit", choices=["examples", "tokens"], default="examples")
-    mx.add_argument("--validation-size", type=int, default=0)
+    mx.add_argument("--validation-size", type=non_negative_int, default=0)
     mx.add_argument("--image-dir", type=Path, help="where URL-based images are on disk (the fetch cache)")
     mx.add_argument("--exclude-images-of", action="append", default=[], metavar="DATA",
                     help="evaluation data (path or Hub id) whose images must not be trained on")
     mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
     mx.add_argument("--seed", type=int, default=0)
-    mx.add_argument("--out", type=Path, required=True, help="mixture folder")
+    mx.add_argument("--out", type=out_folder, required=True, help="mixture folder")
     renamed(mx, "--source", "use --data FOLDER[:SHARE] (repeatable)")
     xp = sub.add("export-mixture", help="write a mixture for other trainers (TRL messages, LLaVA, ShareGPT)")
     xp.add_argument("--data", type=Path, required=True, help="the mixture folder (babelvl mix --out)")
     legacy_positional(xp, "mixture", "the mixture folder is given with --data")
     xp.add_argument("--format", choices=["messages", "llava", "sharegpt"], required=True)
     xp.add_argument("--split", default="train")
-    xp.add_argument("--out", type=Path, required=True, help="export folder")
+    xp.add_argument("--out", type=out_folder, required=True, help="export folder")
 
     tn = sub.add("train", help="fine-tune an image-text-to-text model on a mixture (full, LoRA, QLoRA)",
                  epilog="multi-GPU: accelerate launch -m babelvl.cli train --model M --data MIX --out DIR "
@@ -282,14 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--model", required=True, help="Hub id or local folder (transformers)")
     tn.add_argument("--data", type=Path, required=True, help="the mixture folder (babelvl mix --out)")
     tn.add_argument("--method", choices=["full", "lora", "qlora"], default="lora")
-    tn.add_argument("--epochs", type=float, default=1.0)
+    tn.add_argument("--epochs", type=positive_float, default=1.0)
     tn.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (-1: use --epochs)")
-    tn.add_argument("--lr", type=float, default=2e-5)
+    tn.add_argument("--lr", type=positive_float, default=2e-5)
     tn.add_argument("--batch-size", type=positive_int, default=4)
     tn.add_argument("--grad-accum", type=positive_int, default=1)
     tn.add_argument("--save-steps", type=positive_int, default=500)
     tn.add_argument("--seed", type=int, default=0)
-    tn.add_argument("--out", type=Path, required=True, help="checkpoint folder")
+    tn.add_argument("--out", type=out_folder, required=True, help="checkpoint folder")
     renamed(tn, "--mixture", "use --data MIXTURE_FOLDER")
     ab = sub.add("ablate", help="train each model on each mixture, evaluate, compare (English-only vs multilingual)")
     ab.add_argument("--smoke", action="store_true",
@@ -303,18 +307,18 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--languages", default="en,fr,de,it,es")
     ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
     ab.add_argument("--max-steps", type=positive_int, default=30)
-    ab.add_argument("--lr", type=float, default=1e-2)
+    ab.add_argument("--lr", type=positive_float, default=1e-2)
     ab.add_argument("--eval-limit", type=positive_int, help="at most N items per benchmark and language")
-    ab.add_argument("--out", type=Path, required=True, help="ablation folder")
+    ab.add_argument("--out", type=out_folder, required=True, help="ablation folder")
     renamed(ab, "--eval", "use --data BENCHMARK=PATH, as in babelvl eval")
 
     sub.add("languages", help="list the language packs that can be used")
     sub.add("benchmarks", help="list the supported benchmarks")
     ss = sub.add("sample-suite", help="write the sample suite (benchmarks, PixMo sources) in the real schemas")
-    ss.add_argument("--out", type=Path, required=True, help="output folder")
+    ss.add_argument("--out", type=out_folder, required=True, help="output folder")
     t = sub.add("tiny-model", help="build a tiny random-weight VLM offline (for demos and tests)")
     t.add_argument("family", choices=["llava", "idefics3", "paligemma"])
-    t.add_argument("--out", type=Path, required=True, help="model folder to write")
+    t.add_argument("--out", type=out_folder, required=True, help="model folder to write")
     legacy_positional(t, "out", "the model folder is given with --out")
     t.add_argument("--size", choices=["tiny", "small"], default="tiny",
                    help="tiny: for tests (< 1 MB); small: ~50M parameters, for benchmarks")
@@ -517,9 +521,7 @@ def cmd_mix(args: argparse.Namespace) -> int:
     sources = [MixSource(path=path, kind=None, languages=tuple(languages),
                          share=share if share is not None else (1 - given) / unsuffixed,
                          image_dir=str(args.image_dir) if args.image_dir else None) for path, share in parsed]
-    shares = None
-    if args.language_shares:
-        shares = {k: float(v) for k, v in (p.split("=") for p in comma_list(args.language_shares))}
+    shares = args.language_shares  # parsed and checked by cli_options.language_shares
     eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of]) if args.exclude_images_of else None
     manifest = build_mixture(sources, budget=args.budget, budget_unit=args.budget_unit, language_shares=shares,
                              seed=args.seed, eval_images=eval_images, out_dir=args.out, on_leak=args.on_leak,
@@ -645,14 +647,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     ui.set_verbosity(ui.QUIET if args.quiet else ui.VERBOSE if args.verbose else ui.NORMAL)
     export_api_key(args)
+    return _run_guarded(COMMANDS[args.command], args)
+
+
+def _run_guarded(command: Any, args: argparse.Namespace) -> int:
+    """Bad input: one line naming file, row and field, exit 2. Ctrl-C: one line, exit 130. Anything else is a
+    bug: its traceback is kept and followed by where to report it (exit 1)."""
+    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, ISSUE_TRACKER
+
     try:
-        return COMMANDS[args.command](args)
+        return command(args)
     except BabelvlError as exc:
         print(f"babelvl: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("babelvl: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `babelvl ... | head`: the reader left, nothing to report
+        import os
+
+        try:  # keep Python from complaining again when it flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(f"babelvl: unexpected error: this is a bug in babelvl {__version__}; please report it with the "
+              f"traceback above and the command you ran at {ISSUE_TRACKER}", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

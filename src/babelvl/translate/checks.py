@@ -17,6 +17,7 @@ from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Collection, Mapping, Sequence
 
+from babelvl.data.loading import is_absent
 from babelvl.errors import InputError
 from babelvl.languages import LanguagePack
 from babelvl.translate.base import CheckResult
@@ -366,12 +367,18 @@ def _option_key(text: str) -> str:
 
 def check_options_distinct(source_options: Sequence[str], target_options: Sequence[str],
                            letters: Sequence[str] | None = None) -> list[CheckResult]:
-    """Distinct source options must stay distinct: two options reading "chat" break the question."""
+    """Distinct source options must stay distinct: two options reading "chat" break the question.
+
+    Absent options (None, NaN, "": :func:`babelvl.data.loading.is_absent`, as MMBench stores a missing
+    C or D) are not options and are skipped, on either side.
+    """
     if len(source_options) != len(target_options):
         raise ValueError(f"{len(source_options)} source options but {len(target_options)} translations")
     letters = list(letters) if letters is not None else [chr(ord("A") + i) for i in range(len(source_options))]
     groups: dict[str, list[int]] = {}
     for index, text in enumerate(target_options):
+        if is_absent(source_options[index]) or is_absent(text):
+            continue
         if _option_key(text):
             groups.setdefault(_option_key(text), []).append(index)
     results = []

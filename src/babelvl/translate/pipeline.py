@@ -60,19 +60,38 @@ class TranslateSpec:
     limit: int | None = None
     dedup: bool = True
     """Off only to measure what de-duplication saves (benchmarks/translate_dedup.py)."""
+    data_path: str | None = None
+    """Where ``data`` is read from when it differs from ``data`` as the user wrote it (which stays in
+    provenance and the card): the absolute path recorded in ``translate.json``."""
 
     def to_json(self) -> dict[str, Any]:
+        """``translate.json``: paths are absolute or relative to the run folder itself, so a copied or
+        moved folder rebuilds itself (``postedit import``), never the folder it was copied from."""
         d = asdict(self)
-        d["out_dir"] = str(self.out_dir)
-        d["cache_path"] = str(self.cache_path) if self.cache_path else None
+        d["out_dir"] = "."
+        d["cache_path"] = _relative_to(self.cache_path, self.out_dir) if self.cache_path else None
+        local = Path(self.data_path or self.data).expanduser()
+        d["data_path"] = str(local.resolve()) if local.exists() else None
         return d
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TranslateSpec":
+    def from_json(cls, data: dict[str, Any], run_dir: Path | None = None) -> "TranslateSpec":
+        """Read ``translate.json`` of the folder ``run_dir`` (relative paths are resolved against it)."""
         data = dict(data)
-        data["out_dir"] = Path(data["out_dir"])
-        data["cache_path"] = Path(data["cache_path"]) if data.get("cache_path") else None
+        base = Path(run_dir) if run_dir is not None else Path(data["out_dir"])
+        data["out_dir"] = base
+        cache = data.get("cache_path")
+        data["cache_path"] = (base / cache if not Path(cache).is_absolute() else Path(cache)) if cache else None
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _relative_to(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` when inside it, else absolute."""
+    path, folder = Path(path).expanduser().resolve(), Path(folder).expanduser().resolve()
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
 
 
 def segments_path(out_dir: Path, language: str) -> Path:
@@ -84,7 +103,7 @@ def edits_path(out_dir: Path) -> Path:
 
 
 def _load_source(spec: TranslateSpec) -> tuple[Any, str]:
-    rows = load_rows(spec.data, config=spec.config, split=spec.split, language=None)
+    rows = load_rows(spec.data_path or spec.data, config=spec.config, split=spec.split, language=None)
     if spec.limit is not None:
         rows = rows.select(range(min(spec.limit, len(rows)))).flatten_indices()
     split = spec.split or (spec.benchmark and _benchmark_split(spec.benchmark)) or "test"
@@ -218,9 +237,9 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
 
 def _hter_summary(result: dict[str, Any]) -> dict[str, Any] | None:
     """HTER only means something once a human edited at least one segment."""
-    if not result.get("n_edited"):
+    if not result.get("n_edited") or result["hter"] is None:
         return None
-    return {k: result[k] for k in ("hter", "n_segments", "n_edited")}
+    return {k: result[k] for k in ("hter", "n_segments", "n_edited", "n_skipped", "note") if k in result}
 
 
 def _final_pairs(translations: list[SegmentTranslation], language: str, plan: Plan) -> list[tuple[str, str]]:

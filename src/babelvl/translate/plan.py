@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from babelvl.data.loading import is_absent, require_text_columns
 from babelvl.errors import InputError
 from babelvl.languages import LanguagePack
 from babelvl.translate.base import segment_id
@@ -64,13 +65,14 @@ def build_plan(rows: Any, spec: FieldSpec, source: LanguagePack, *, file: str,
     if not columns:
         raise InputError(f"none of the fields {', '.join(spec.columns_to_translate())} exist in the data",
                          file=file)
+    require_text_columns(rows, columns, file=file)  # an int64 "question" is an error, not a crash
     plan = Plan(columns=columns, rows=[])
     values = {c: rows[c] for c in columns}  # text columns only: cheap, images stay on disk
     for row in range(len(rows)):
         row_plan: dict[str, FieldPlan] = {}
         for column in columns:
             value = values[column][row]
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if not isinstance(value, (list, tuple)) and is_absent(value):  # None, NaN, "": one definition
                 if column in spec.translate:
                     plan.problems.append({"row": row, "field": column, "reason": "missing value: kept as is"})
                 continue
