@@ -112,7 +112,7 @@ def judge_payload(cell: str, response: str, parser: str = "babelvl") -> dict[str
     from babelvl.languages import load_language
 
     data = json.loads(cell)
-    prompt = data.pop("prompt")
+    data.pop("prompt")  # lmms-eval logs the prompt itself (``input``)
     item = Item(**data)
     bench = get_benchmark(item.benchmark)
     scored = judge(bench, item, response, load_language(item.language), parser)
