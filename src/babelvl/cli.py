@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "resumes from the engine cache.",
                  epilog="engines: openai:Qwen/Qwen2.5-7B-Instruct (a served chat LLM, with --api-base), "
                         "hf:PATH (a chat LLM in process), mt:google/madlad400-3b-mt, "
-                        "mt:Helsinki-NLP/opus-mt-{src}-{tgt}, gguf:gemma3-270m (offline demo, low quality)")
+                        "mt:Helsinki-NLP/opus-mt-{src}-{tgt}, gguf:gemma3-270m (offline demo, low quality), "
+                        "vlm:openai:MODEL (a served VLM; with --ground-images it sees each item's image)")
     tr.add_argument("--benchmark", help="mmbench, scienceqa, mme, pope, ai2d (or use --fields)")
     tr.add_argument("--fields", help="generic datasets: comma list of text columns to translate")
     tr.add_argument("--options-field", help="generic datasets: column(s) holding answer options")
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--license", help="license of the engine's model, recorded in the card")
     tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
+    tr.add_argument("--ground-images", action="store_true",
+                    help="a vlm: engine sees each item's image while translating it (image hash in the cache key)")
     tr.add_argument("--limit", type=positive_int, help="only the first N rows")
     tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
     tr.add_argument("--out", type=out_folder, required=True, help="output folder")
@@ -423,7 +426,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                          config=args.subset, split=args.split, source_language=args.source_language,
                          engine_options=options, fallback_engine=args.fallback_engine, retries=args.retries,
                          mask_quoted=args.protect_quoted, back_translate=args.back_translate,
-                         cache_path=args.cache, limit=args.limit)
+                         cache_path=args.cache, limit=args.limit, ground_images=args.ground_images)
     run_translate(spec)
     print((args.out / "quality_report.md").read_text(encoding="utf-8"))
     return 0

@@ -137,7 +137,7 @@ def _structure_problems(spec: TranslateSpec, rows: Any, language: str) -> list[d
 def _structure_problems_once(spec: TranslateSpec, rows: Any, out: Path) -> list[dict[str, Any]]:
     """:func:`_structure_problems` of the source, stored next to the output for a local source file that has
     not changed since (it decodes every image, the largest cost of a re-run that is otherwise cached)."""
-    source = Path(spec.data)
+    source = Path(spec.data_path or spec.data).expanduser()
     if not source.is_file():
         return _structure_problems(spec, rows, spec.source_language)
     stat = source.stat()
