@@ -143,7 +143,7 @@ def run_sandboxed(argv_or_code: str | Sequence[str], *, workdir: Path | None = N
         require_sandbox()
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="babelvl-sandbox-", dir=workdir) as control_name:
+    with tempfile.TemporaryDirectory(prefix=".babelvl-sandbox-", dir=workdir) as control_name:
         control = Path(control_name)
         if unsafe:
             box = Path(workdir or control / "work").resolve()
