@@ -104,12 +104,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--benchmark", required=True)
     _add_dataset_options(s, help="the benchmark data the predictions answer: Hub id or local path")
     s.add_argument("--predictions", required=True, type=Path,
-                   help="JSONL: one {\"id\" or \"row\", \"response\"} object per line")
+                   help="predictions file: babelvl JSONL ({\"id\" or \"row\", \"response\"} per line), babelvl "
+                        "records, an lmms-eval --log_samples file, or a VLMEvalKit .xlsx/.tsv/.csv sheet")
+    s.add_argument("--format", default="auto", choices=["auto", "jsonl", "records", "lmms-eval", "vlmevalkit"],
+                   help="format of --predictions; auto detects it and says what it found")
     s.add_argument("--language", default="en")
     s.add_argument("--parser", default="babelvl", choices=PROFILES,
                    help="how answers are read and aggregated (README 'Answer parsing')")
     s.add_argument("--out", type=Path, help="write the metrics JSON here")
+    s.add_argument("--records", type=Path,
+                   help="also write per-item judgments here (JSONL: id, response, prediction, answer, correct, status)")
     renamed(s, "--output", "use --out FILE")
+
+    xp = sub.add("export", help="write a translated set as lmms-eval tasks or VLMEvalKit TSVs",
+                 description="Reads a translated set (babelvl translate output: DATA/<lang>/*.parquet) and writes, "
+                             "per language, an lmms-eval task folder OUT/babelvl_<benchmark>_<lang>/ (YAML, utils.py "
+                             "scoring with babelvl's parser in that language, local Parquet) or a VLMEvalKit custom "
+                             "dataset OUT/babelvl_<benchmark>_<lang>.tsv (base64 images), and OUT/export.json.")
+    xp.add_argument("--to", required=True, choices=["lmms-eval", "vlmevalkit"], help="target harness")
+    xp.add_argument("--data", required=True, type=Path,
+                    help="translated set folder (one subfolder per language), a language folder or a Parquet file")
+    xp.add_argument("--benchmark", help="benchmark of --data (default: from DATA/translate.json)")
+    xp.add_argument("--languages", help="comma list of languages to export (default: every language folder)")
+    xp.add_argument("--out", type=Path, required=True, help="output folder")
 
     tr = sub.add("translate", help="translate a benchmark (or any dataset) into more languages",
                  description="Writes OUT/<lang>/*.parquet in the source schema (English kept as is, "
@@ -361,7 +378,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     metrics = score_predictions(benchmark=args.benchmark, data=args.data, predictions=args.predictions,
                                 language=args.language, parser=args.parser, config=args.subset,
-                                split=args.split)
+                                split=args.split, fmt=args.format, records=args.records)
+    print(f"read {args.predictions} as {metrics['predictions_format']} ({metrics['predictions_format_reason']})",
+          file=sys.stderr)
     if args.out:
         write_json_atomic(args.out, metrics)
     shown = {k: v for k, v in metrics.items() if k not in ("unscored", "rejected_rows")}
@@ -369,6 +388,18 @@ def cmd_score(args: argparse.Namespace) -> int:
     if metrics["unscored"]:
         print(f"{len(metrics['unscored'])} item(s) could not be scored (listed under 'unscored'"
               f"{' in ' + str(args.out) if args.out else ''})", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from babelvl.interop.export import export
+
+    manifest = export(args.data, args.out, to=args.to, benchmark=args.benchmark,
+                      languages=comma_list(args.languages) if args.languages else None)
+    for entry in manifest["exports"]:
+        written = entry.get("folder") or entry.get("file")
+        skipped = f", {len(entry['rejected_rows'])} rows left out (see export.json)" if entry["rejected_rows"] else ""
+        print(f"{entry['benchmark']}\t{entry['language']}\t{entry['items']} items\t{written}{skipped}")
     return 0
 
 
@@ -607,7 +638,7 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit,
+COMMANDS = {"eval": cmd_eval, "score": cmd_score, "export": cmd_export, "translate": cmd_translate, "postedit": cmd_postedit,
             "build-pixmo": cmd_build_pixmo, "annotate": cmd_annotate,
             "mix": cmd_mix, "export-mixture": cmd_export_mixture, "train": cmd_train, "ablate": cmd_ablate, "languages": cmd_languages,
             "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model,
