@@ -165,6 +165,37 @@ def _translated(out: Path) -> None:
                                 engine="openai:toy-translator", engine_options={"base_url": _SERVER[0]}))
 
 
+def _mme_rows_with(**changes) -> Callable[[Path], None]:
+    """MME rows where row 0 has ``changes`` (e.g. a broken image or an answer that is not yes/no)."""
+    from babelvl.testing.fixtures import mme_rows
+
+    def write(out: Path) -> None:
+        rows = mme_rows()
+        rows[0] = {**rows[0], **changes}
+        WRITERS["mme"](out, rows)
+
+    return write
+
+
+def _long_question(out: Path) -> None:
+    from babelvl.testing.fixtures import mme_rows
+
+    rows = mme_rows()[:1]
+    rows[0] = {**rows[0], "question": "Is there a red thing " * 50_000 + "in the image?"}  # ~1 MB, one line
+    WRITERS["mme"](out, rows)
+
+
+def _mixed_schemas(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    WRITERS["mme"](folder / "part-0.parquet")
+    WRITERS["pope"](folder / "part-1.parquet")
+
+
+def _broken_mixture(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "train.jsonl").write_text('{"messages": []}\n{"broken\n', encoding="utf-8")
+
+
 _SERVER: list[str] = []  # the toy server's address, for inputs that need a model to be written
 
 
@@ -194,6 +225,20 @@ INPUTS: dict[str, Callable[[Path], None]] = {
     "good/mix-source": _dataset_folder,
     "bad/not-a-folder.txt": _text("hello\n"),
     "bad/empty-folder": lambda p: p.mkdir(parents=True),
+    "good/by-language": lambda p: WRITERS["mme"](p / "en" / "test.parquet"),
+    "bad/not-sqlite.sqlite": _text("this is not a database\n" * 100),
+    "bad/mme-broken-image.parquet": _mme_rows_with(image=b"not an image"),
+    "bad/mme-maybe-answer.parquet": _mme_rows_with(answer="Maybe"),
+    "bad/mme-1mb-question.parquet": _long_question,
+    "bad/mixed-schemas": _mixed_schemas,
+    "bad/mixture-broken": _broken_mixture,
+    "bad/preds-wrong-types.jsonl": _text('{"row": "zero", "response": 5}\n'),
+    "bad/preds-out-of-range.jsonl": _text('{"row": 999, "response": "yes"}\n'),
+    "bad/preds-utf16.jsonl": _bytes('{"row": 0, "response": "yes"}\n'.encode("utf-16")),
+    "bad/preds-null-response.jsonl": _text('{"row": 0, "response": null}\n'),
+    "bad/run-config-broken.yaml": _text("languages: [fr\n"),
+    "bad/run-config-unknown.yaml": _text("nonsense: 1\n"),
+    "bad/run-config-list.yaml": _text("- fr\n- de\n"),
 }
 
 

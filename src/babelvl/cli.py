@@ -408,8 +408,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if action == "serve":
         import os
 
+        from babelvl.io.files import check_sqlite_path
         from babelvl.quality.app import create_admin, serve
 
+        check_sqlite_path(args.db, flag="--db")
         if args.admin:
             password = os.environ.get("BABELVL_ADMIN_PASSWORD")
             if not password:

@@ -164,12 +164,21 @@ def _read_parquet(files: Sequence[Path]) -> Any:
     import datasets
     import pyarrow.parquet as pq
 
-    rows = 0
+    rows, first_columns = 0, None
     for file in files:  # checked here so the error names the bad file (datasets logs and names none)
         try:
-            rows += pq.read_metadata(file).num_rows
+            metadata = pq.read_metadata(file)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError...: all mean "not readable"
             raise InputError(f"cannot read Parquet data: {exc}", file=str(file)) from None
+        rows += metadata.num_rows
+        columns = metadata.schema.to_arrow_schema().names
+        if first_columns is None:
+            first_columns = columns
+        elif set(columns) != set(first_columns):
+            missing, extra = sorted(set(first_columns) - set(columns)), sorted(set(columns) - set(first_columns))
+            raise InputError(f"its columns differ from those of {files[0].name} (missing: {', '.join(missing) or '-'}; "
+                             f"extra: {', '.join(extra) or '-'}); one dataset's files must share a schema",
+                             file=str(file))
     if rows == 0:
         raise InputError("no rows: the Parquet data is empty" + (f" ({len(files)} files)" if len(files) > 1 else ""),
                          file=str(files[0]) if len(files) == 1 else str(files[0].parent))
