@@ -315,7 +315,7 @@ def test_failed_eval_does_not_block_its_folder(server, tmp_path, capsys, monkeyp
 def _edit_first_line(work: Path) -> str:
     with open(work, encoding="utf-8-sig", newline="") as fh:
         lines = list(csv.DictReader(fh))
-    lines[0]["edited"], lines[0]["editor"] = "Y a-t-il une voiture révisée ?", "ana"
+    lines[0]["edited"], lines[0]["editor"] = lines[0]["machine_translation"] + " (révisé)", "ana"
     with open(work, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(lines[0]))
         writer.writeheader()

@@ -144,7 +144,7 @@ def test_fetching_images_rejects_broken_urls_with_their_reason(tmp_path):
         data = write_ama(tmp_path / "ama.parquet", images.base_url, rows)
         result = run_build(BuildSpec(recipe="ama", languages=["fr"], out_dir=tmp_path / "out", data=str(data),
                                      engine="llm:openai:toy", options={"base_url": server.base_url},
-                                     fetch_images=True))
+                                     fetch_images=True, with_source_language=False))
     rejects = _rejects(tmp_path / "out" / "fr")
     assert result["languages"]["fr"]["kept"] == 3 and len(rejects) == 1
     assert rejects[0]["_babelvl_reject"].startswith("fetch: http 404")
@@ -240,3 +240,30 @@ def test_vlm_modes_send_the_fetched_image_with_the_prompt(tmp_path):
     ama_out = _rows(tmp_path / "ama" / "fr")
     assert len(ama_out) == 2 and all(r["answer"].startswith("On voit un carré") for r in ama_out)
     assert all(r["question"].startswith("Question 0 sur l'image") for r in ama_out)
+
+
+def test_build_writes_english_for_the_english_only_mixture_and_refuses_a_fetch_that_would_do_nothing(tmp_path):
+    """The README's flow: build ama in fr with images, then mix English-only and multilingual from it."""
+    from babelvl.errors import InputError
+    from babelvl.testing.pixmo_fixtures import ImageServer, fixture_images
+
+    with ImageServer(fixture_images(2)) as images, FakeVLMServer(translator) as server:
+        data = write_ama(tmp_path / "ama.parquet", images.base_url,
+                         ama_rows(images.base_url, images=2, per_image=2))
+        spec = dict(recipe="ama", languages=["fr"], data=str(data), engine="llm:openai:toy",
+                    options={"base_url": server.base_url})
+        run_build(BuildSpec(out_dir=tmp_path / "plain", **spec))
+        with pytest.raises(InputError, match=r"built without --fetch-images.*--cache .*plain/cache.sqlite"):
+            run_build(BuildSpec(out_dir=tmp_path / "plain", fetch_images=True, **spec))
+        calls = server.request_count
+        result = run_build(BuildSpec(out_dir=tmp_path / "ama", fetch_images=True,
+                                     cache_path=tmp_path / "plain" / "cache.sqlite", **spec))
+        assert server.request_count == calls  # model calls replayed from the first build's cache
+    assert list(result["languages"]) == ["en", "fr"] and result["languages"]["en"]["kept"] == 4
+    english = _rows(tmp_path / "ama" / "en")
+    assert [r["question"] for r in english] == [r["question"] for r in ama_rows(images.base_url, 2, 2)]
+    for languages in ("en", "en,fr"):
+        assert main(["mix", "--data", str(tmp_path / "ama"), "--languages", languages, "--budget", "4",
+                     "--out", str(tmp_path / f"mix-{languages}")]) == 0
+        records = [json.loads(l) for l in (tmp_path / f"mix-{languages}" / "train.jsonl").read_text().splitlines()]
+        assert {r["language"] for r in records} == set(languages.split(","))

@@ -97,7 +97,7 @@ def test_missing_images_are_listed_before_anything_runs(data, tmp_path):
     empty.mkdir()
     with pytest.raises(InputError, match=r"16 image\(s\) not found.*shard-00000.parquet row 0: https://img.example/ama/0.jpg"):
         load_examples(data["ama"], languages=["en"], image_dir=empty)
-    with pytest.raises(InputError, match="no image_dir given"):
+    with pytest.raises(InputError, match="no image folder given"):
         build_mixture([MixSource(str(data["cap"]), "cap", ("en",), 1.0)], budget=2, out_dir=tmp_path / "m")
     assert not (tmp_path / "m").exists()
 
@@ -204,3 +204,42 @@ def test_source_shares_and_missing_language(data, tmp_path):
 def test_largest_remainder_sums_exactly():
     assert largest_remainder(10, {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}) == {"a": 4, "b": 3, "c": 3}
     assert sum(largest_remainder(997, {i: 1 / 7 for i in range(7)}).values()) == 997
+
+
+def test_sources_without_a_share_split_what_is_left():
+    from babelvl.train.mixture import parse_source_shares
+
+    assert parse_source_shares(["a", "b:0.3"]) == [("a", pytest.approx(0.7)), ("b", 0.3)]
+    assert parse_source_shares(["a", "b:0.3", "c"]) == [("a", pytest.approx(0.35)), ("b", 0.3),
+                                                       ("c", pytest.approx(0.35))]
+    assert parse_source_shares(["a", "b"]) == [("a", 0.5), ("b", 0.5)]
+    assert parse_source_shares(["C:/data/ama:0.5", "hub/id:x"]) == [("C:/data/ama", 0.5), ("hub/id:x", 0.5)]
+    with pytest.raises(InputError, match="sum to 1.2, leaving nothing for c"):
+        parse_source_shares(["a:0.6", "b:0.6", "c"])
+    with pytest.raises(InputError, match="sum to 1, leaving nothing for b"):
+        parse_source_shares(["a:1", "b"])
+
+
+def test_images_found_in_several_folders_the_fetch_index_and_the_source_folder(data, tmp_path):
+    """Cap publishes no sha256: its fetched images are found through the fetch cache's url -> sha256 index."""
+    from babelvl.pixmo.fetch import ImageFetcher
+    from babelvl.testing.pixmo_fixtures import ImageServer
+
+    cap = tmp_path / "cap"
+    cache = cap / "images"  # where build-pixmo --fetch-images puts them: found without any --image-dir
+    with ImageServer({f"cap{i}.png": png(100 + i) for i in range(CAP_ROWS)}) as server:
+        write_shard(cap, "en", [{"image_url": server.url(f"cap{i}.png"), "caption": f"caption {i}",
+                                 "transcripts": ["t"], "source_id": f"cap{i}"} for i in range(CAP_ROWS)])
+        with ImageFetcher(cache) as fetcher:
+            assert all(r.ok for r in fetcher.fetch_many([server.url(f"cap{i}.png") for i in range(CAP_ROWS)]))
+    assert not list(cache.glob("cap*.png"))  # stored as <sha[:2]>/<sha>.img: the URL basename finds nothing
+    examples = load_examples(cap, languages=["en"])
+    assert [Path(e.image_file).suffix for e in examples] == [".img"] * CAP_ROWS
+    assert [e.image_sha256 for e in examples] == [sha(png(100 + i)) for i in range(CAP_ROWS)]
+    # two explicit folders: AMA images in one, nothing in the other
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    m = build_mixture([MixSource(str(data["ama"]), "ama", ("en",), 0.5, (str(empty), str(data["images"]))),
+                       MixSource(str(cap), None, ("en",), 0.5)], budget=8, out_dir=tmp_path / "m")
+    assert m.counts == {"ama": {"en": 4}, "cap": {"en": 4}}
+    assert json.loads((tmp_path / "m" / "manifest.json").read_text())["sources"][1]["image_dirs"] == [str(cache)]

@@ -37,9 +37,10 @@ def as_int(value: Any) -> int | None:
 
 
 def status_counts(scored: Sequence[Any]) -> dict[str, int]:
-    """``n_unparseable``, ``n_refusal`` and ``n_missing``: reported with every metrics dict."""
+    """``n_unparseable``, ``n_refusal``, ``n_unsure``, ``n_empty`` and ``n_missing``: reported with every metrics dict."""
     counts = Counter(s.status for s in scored)
     return {"n_unparseable": counts["unparseable"], "n_refusal": counts["refusal"],
+            "n_unsure": counts["unsure"], "n_empty": counts["empty"],
             "n_missing": counts["missing"]}
 
 

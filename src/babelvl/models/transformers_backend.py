@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -102,6 +103,9 @@ class TransformersBackend(Backend):
     Batches are left-padded so every row's new tokens start at the same position.
     """
 
+    generated_tokens: int | None = 0
+    _last_new_tokens = 0
+
     def __init__(
         self,
         model: str,
@@ -155,6 +159,13 @@ class TransformersBackend(Backend):
     def _load_locked(self) -> None:
         if self._model is not None:
             return
+        started = time.perf_counter()
+        try:
+            self._load_model()
+        finally:
+            self.load_seconds += time.perf_counter() - started
+
+    def _load_model(self) -> None:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -220,6 +231,7 @@ class TransformersBackend(Backend):
                 for start in range(0, len(indices), self.batch_size):
                     chunk = indices[start : start + self.batch_size]
                     texts = self._generate_batch([(i, requests[i]) for i in chunk], settings)
+                    self.generated_tokens = (self.generated_tokens or 0) + self._last_new_tokens
                     for i, text in zip(chunk, texts):
                         answers[i] = text
         return [a if a is not None else "" for a in answers]
@@ -274,8 +286,7 @@ class TransformersBackend(Backend):
                 inputs[key] = value.to(model.dtype)
         return self._decode(model, processor.tokenizer, inputs, settings)
 
-    @staticmethod
-    def _decode(model: Any, tokenizer: Any, inputs: Any, settings: GenerationSettings) -> list[str]:
+    def _decode(self, model: Any, tokenizer: Any, inputs: Any, settings: GenerationSettings) -> list[str]:
         import torch
 
         gen_kwargs: dict[str, Any] = {
@@ -290,6 +301,9 @@ class TransformersBackend(Backend):
         with torch.inference_mode():
             output = model.generate(**inputs, **gen_kwargs)
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        # generated tokens, padding after an early end excluded (for tokens/s in results.json)
+        self._last_new_tokens = int((new_tokens != tokenizer.pad_token_id).sum()) if tokenizer.pad_token_id is not None \
+            else int(new_tokens.numel())
         decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.strip() for text in decoded]
 

@@ -65,6 +65,30 @@ class BuildSpec:
     fetch_images: bool = False
     """Download and verify every image URL (sha256 where given); failed rows go to the rejects."""
     mirror: Path | None = None
+    with_source_language: bool = True
+    """Also write ``en``, the source texts as they are (no model call), so an English-only training
+    mixture can be drawn from the same build."""
+
+
+def build_languages(spec: BuildSpec) -> list[str]:
+    """``spec.languages``, with the source language ``en`` first unless asked not to."""
+    if spec.with_source_language and "en" not in spec.languages:
+        return ["en", *spec.languages]
+    return list(spec.languages)
+
+
+def _check_fetch_resume(spec: BuildSpec, out: Path) -> None:
+    """Refuse ``--fetch-images`` over a build made without it: resume would skip its shards and fetch nothing."""
+    previous = out / "build_spec.json"
+    if not spec.fetch_images or spec.recipe == "cosyn" or not previous.is_file():
+        return
+    before = json.loads(previous.read_text(encoding="utf-8"))
+    fetched = before.get("fetch_images") or before.get("caption_mode") == "vlm" or before.get("regenerate_answers")
+    if not fetched and any(out.glob("*/shard-*.parquet")):
+        raise InputError(f"{out} was built without --fetch-images; its finished shards are skipped when a build "
+                         "resumes, so no image would be fetched. Build into a new folder, which replays this "
+                         f"build's model calls from its cache: --fetch-images --cache {out / 'cache.sqlite'} "
+                         "--out NEW_FOLDER", file=str(previous), field="fetch_images")
 
 
 def _record_of(obj: SourceRecord | Rejected, language: str) -> Record:
@@ -158,6 +182,7 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
     recipe = RECIPES[spec.recipe]
     loaded = load_source(recipe.source, spec.data, config=spec.config, split=spec.split, limit=spec.limit)
     out = spec.out_dir
+    _check_fetch_resume(spec, out)
     out.mkdir(parents=True, exist_ok=True)
     cache_path = spec.cache_path or out / "cache.sqlite"
     write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": str(out), "cache_path": str(cache_path),
@@ -171,7 +196,7 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
     per_language: dict[str, Any] = {}
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console) as progress:
-        for code in spec.languages:
+        for code in build_languages(spec):
             cfg = RecipeConfig(target=code, engine=spec.engine, generator=spec.generator,
                                options=tuple(sorted(spec.options.items())), cache_path=str(cache_path),
                                max_new_tokens=spec.max_new_tokens, retries=spec.retries,
@@ -205,7 +230,7 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
               "seconds": seconds, "executor": spec.executor, "workers": spec.workers}
     write_json_atomic(out / "build.json", result)
     _write_card(spec, loaded, out, result)
-    console.print(f"[green]done[/green]: {len(loaded)} rows x {len(spec.languages)} languages, "
+    console.print(f"[green]done[/green]: {len(loaded)} rows x {len(per_language)} languages, "
                   f"{sum(v['kept'] for v in per_language.values())} kept, "
                   f"{sum(v['rejected'] for v in per_language.values())} rejected, {calls} model calls, "
                   f"~{result['tokens_estimate']} tokens, {seconds:.1f}s")
@@ -240,8 +265,9 @@ def _write_card(spec: BuildSpec, loaded: Any, out: Path, result: dict[str, Any])
     low = bool(model_spec and model_spec.startswith("gguf:"))
     counts = "\n".join(f"- {lang}: {v['kept']} rows, {v['rejected']} rejected ({v['rejects_by_step']})"
                        for lang, v in result["languages"].items())
-    card = Card(title=f"Multi-PixMo {recipe.source} ({', '.join(spec.languages)}, babelvl)",
-                languages=spec.languages, split=loaded.split or "train", source=loaded.file,
+    languages = build_languages(spec)
+    card = Card(title=f"Multi-PixMo {recipe.source} ({', '.join(languages)}, babelvl)",
+                languages=languages, split=loaded.split or "train", source=loaded.file,
                 source_license=get_source(recipe.source).license,
                 models=[ModelUse("translation engine" if recipe.needs == "engine" else "text generator",
                                  {"model": model_spec}, "Gemma Terms of Use" if low else license, low)],

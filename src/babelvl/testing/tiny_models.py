@@ -21,7 +21,7 @@ Family = Literal["llava", "idefics3", "paligemma"]
 FAMILIES: tuple[str, ...] = ("llava", "idefics3", "paligemma")
 
 _MARKER = "babelvl-tiny-model.json"
-_BUILD_VERSION = 2  # bump when the recipe changes so stale folders are rebuilt
+_BUILD_VERSION = 4  # bump when the recipe changes so stale folders are rebuilt
 
 
 
@@ -65,17 +65,21 @@ _IDEFICS3_SPECIALS = ["<fake_token_around_image>", "<end_of_utterance>", "<globa
 ]
 
 # A plain chat template understood by LLaVA/Idefics3-style processors: image parts become "<image>" (the processor
-# expands it into the right number of image tokens), an optional system turn comes first.
+# expands it into the right number of image tokens), an optional system turn comes first. The assistant's text and
+# its end-of-turn token sit in {% generation %} markers, so `return_assistant_tokens_mask` (TRL's
+# `assistant_only_loss`) knows what to train on.
 _CHAT_TEMPLATE = (
     "{{ bos_token }}"
     "{% for message in messages %}"
-    "{% if message['role'] == 'system' %}System: {% elif message['role'] == 'user' %}User: "
-    "{% else %}Assistant: {% endif %}"
-    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% set ns = namespace(text='') %}"
+    "{% if message['content'] is string %}{% set ns.text = message['content'] %}"
     "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}<image>{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% if part['type'] == 'image' %}{% set ns.text = ns.text + '<image>' %}"
+    "{% elif part['type'] == 'text' %}{% set ns.text = ns.text + part['text'] %}{% endif %}"
     "{% endfor %}{% endif %}"
-    "{{ eot }}\n"
+    "{% if message['role'] == 'assistant' %}Assistant: {% generation %}{{ ns.text }}{{ eot }}{% endgeneration %}"
+    "{% elif message['role'] == 'system' %}System: {{ ns.text }}{{ eot }}"
+    "{% else %}User: {{ ns.text }}{{ eot }}{% endif %}{{ '\\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}Assistant:{% endif %}"
 )

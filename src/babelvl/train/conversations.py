@@ -10,9 +10,11 @@ One converter per known layout, picked from the columns (or named with ``kind``)
   explanation is not trained on).
 - ``generic``: any two columns, ``user_field`` and ``assistant_field``.
 
-Images: CoSyn rows embed their bytes (``image.bytes``). URL-based sets (AMA, Cap) are found in a local
-``image_dir`` under, in order, ``<sha256>``, ``<sha256>.*``, ``<sha[:2]>/<sha256>.img`` (the
-``build-pixmo --fetch-images`` cache) or the basename of the URL's path. Every row's image is looked up
+Images: CoSyn rows embed their bytes (``image.bytes``). URL-based sets (AMA, Cap) are found in local
+image folders (``image_dir``: one folder or several, searched in order) under ``<sha256>``,
+``<sha256>.*``, ``<sha[:2]>/<sha256>.img`` (the ``build-pixmo --fetch-images`` cache), the sha256 the
+cache's ``index.sqlite`` records for the URL (Cap publishes no sha256, so this is how its fetched images
+are found), or the basename of the URL's path. Every row's image is looked up
 when the folder is loaded, and missing ones raise one :class:`InputError` listing the first of them,
 so a training run never starts on a set with holes.
 """
@@ -20,7 +22,8 @@ so a training run never starts on a set with holes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,8 +150,17 @@ def language_files(folder: str | Path, language: str) -> list[Path]:
     return files
 
 
+def image_folders(folder: str | Path, image_dir: str | Path | Sequence[str | Path] | None) -> list[str]:
+    """The folders searched for a dataset's images: those given, then ``<folder>/images`` when it exists
+    (where ``build-pixmo --fetch-images`` puts them)."""
+    given = [] if image_dir is None else [image_dir] if isinstance(image_dir, (str, Path)) else list(image_dir)
+    dirs = [str(d) for d in given]
+    own = Path(folder) / "images"
+    return dirs + ([str(own)] if own.is_dir() and str(own) not in dirs else [])
+
+
 def load_examples(folder: str | Path, *, languages: Iterable[str], kind: str | None = None,
-                  image_dir: str | Path | None = None, user_field: str | None = None,
+                  image_dir: str | Path | Sequence[str | Path] | None = None, user_field: str | None = None,
                   assistant_field: str | None = None, require_images: bool = True) -> list[Example]:
     """Every row of ``languages`` in ``folder`` as an :class:`Example`, images located (module docstring).
 
@@ -162,9 +174,11 @@ def load_examples(folder: str | Path, *, languages: Iterable[str], kind: str | N
         raise InputError(f"unknown kind '{kind}' (known: {', '.join(KINDS)})")
     if kind == "generic" and not (user_field and assistant_field):
         raise InputError("the generic layout needs user_field and assistant_field")
-    if image_dir is not None and not Path(image_dir).is_dir():
-        raise InputError("image folder does not exist", file=str(image_dir))
-    finder = _ImageFinder(Path(image_dir)) if image_dir is not None else None
+    dirs = image_folders(folder, image_dir)
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise InputError("image folder does not exist", file=str(d))
+    finder = _ImageFinder([Path(d) for d in dirs]) if dirs else None
     examples: list[Example] = []
     missing: list[str] = []
     for language in languages:
@@ -186,7 +200,8 @@ def load_examples(folder: str | Path, *, languages: Iterable[str], kind: str | N
                     missing.append(f"{path.name} row {row_number}: {example.image_ref}")
                 examples.append(example)
     if require_images and missing:
-        where = f"in {image_dir}" if image_dir is not None else "(no image_dir given)"
+        where = f"in {', '.join(map(str, dirs))}" if dirs else \
+            "(no image folder given: pass image_dir / --image-dir, or fetch them: build-pixmo --fetch-images)"
         raise InputError(f"{len(missing)} image(s) not found {where}; first: " + "; ".join(missing[:SHOW_MISSING]),
                          file=str(folder))
     return examples
@@ -213,16 +228,31 @@ def _example(row: dict[str, Any], kind: str, language: str, where: tuple[str, in
 
 
 class _ImageFinder:
-    """Looks images up in a local cache or mirror folder by sha256 or URL basename."""
+    """Looks images up in local cache or mirror folders by sha256, the fetch index, or URL basename."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._names = {p.name: p for p in folder.iterdir() if p.is_file()}
-        self._stems = {p.stem: p for p in self._names.values()}
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders = folders
+        self._names: dict[str, Path] = {}
+        self._stems: dict[str, Path] = {}
+        self._url_sha: dict[str, str] = {}
+        for folder in reversed(folders):  # earlier folders win
+            files = [p for p in folder.iterdir() if p.is_file()]
+            self._names.update({p.name: p for p in files})
+            self._stems.update({p.stem: p for p in files})
+            index = folder / "index.sqlite"
+            if index.is_file():  # babelvl.pixmo.fetch's url -> sha256 table
+                db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+                try:
+                    self._url_sha.update((u, h) for u, h in db.execute("SELECT url, sha256 FROM urls") if h)
+                finally:
+                    db.close()
 
     def find(self, url: str, sha: str | None) -> Path | None:
-        if sha:
-            for hit in (self._names.get(sha), self._stems.get(sha), self.folder / sha[:2] / f"{sha}.img"):
+        for key in (sha, self._url_sha.get(url)):
+            if not key:
+                continue
+            for hit in (self._names.get(key), self._stems.get(key),
+                        *(folder / key[:2] / f"{key}.img" for folder in self.folders)):
                 if hit is not None and hit.is_file():
                     return hit
         return self._names.get(Path(urlparse(url).path).name)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from babelvl.errors import InputError
-from babelvl.train.conversations import Example, load_examples, sha256_bytes
+from babelvl.train.conversations import Example, image_folders, load_examples, sha256_bytes
 
 BUDGET_UNITS = ("examples", "tokens")
 LEAK_POLICIES = ("drop", "refuse")
@@ -52,7 +52,9 @@ class MixSource:
     kind: str | None
     languages: tuple[str, ...]
     share: float
-    image_dir: str | None = None
+    image_dir: str | tuple[str, ...] | None = None
+    """Folder(s) holding URL-based images; ``<path>/images`` (where ``build-pixmo --fetch-images`` puts
+    them) is searched after these whenever it exists."""
     name: str | None = None
     """Key in the manifest and the examples' ``source``; defaults to the folder name."""
     user_field: str | None = None
@@ -61,6 +63,36 @@ class MixSource:
     @property
     def key(self) -> str:
         return self.name or Path(self.path).name
+
+    @property
+    def image_dirs(self) -> list[str]:
+        return image_folders(self.path, self.image_dir)
+
+
+def parse_source_shares(values: list[str]) -> list[tuple[str, float]]:
+    """``FOLDER[:SHARE]`` values as (folder, share): sources without a share split what the others leave.
+
+    ``a:0.3 b`` gives b 0.7, ``a:0.3 b c`` gives b and c 0.35 each; all shares given must sum to 1 when no
+    source is left without one. A suffix counts as a share only when it is a number, so ``C:/data`` or a
+    Hub id stay paths.
+    """
+    parsed: list[tuple[str, float | None]] = []
+    for value in values:
+        head, _, tail = value.rpartition(":")
+        try:
+            share = float(tail) if head else None
+        except ValueError:
+            share = None
+        parsed.append((head, share) if share is not None else (value, None))
+    given = sum(s for _, s in parsed if s is not None)
+    rest = [p for p, s in parsed if s is None]
+    if rest:
+        if given >= 1.0 - SHARE_TOLERANCE:
+            raise InputError(f"source shares given sum to {given:g}, leaving nothing for {', '.join(rest)}",
+                             field="--data")
+        left = (1.0 - given) / len(rest)
+        return [(p, left if s is None else s) for p, s in parsed]
+    return [(p, s) for p, s in parsed if s is not None]
 
 
 @dataclass
@@ -273,7 +305,7 @@ def build_mixture(sources: list[MixSource], *, budget: int, budget_unit: str = "
         babelvl_version=__version__, seed=seed, budget=budget, budget_unit=budget_unit,
         language_shares=language_shares,
         sources=[{"path": str(s.path), "kind": s.kind, "languages": list(s.languages), "share": s.share,
-                  "image_dir": s.image_dir, "name": s.key} for s in sources],
+                  "image_dirs": s.image_dirs, "name": s.key} for s in sources],
         counts=per_cell({k: len(es) for k, es in train.items()}), tokens=per_cell(tokens),
         validation_counts=per_cell({k: len(validation.get(k, [])) for k in train}),
         leaked=per_cell({k: len(v) for k, v in leaked.items()}), held_for_validation=per_cell(held),
