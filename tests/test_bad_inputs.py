@@ -196,6 +196,33 @@ def _broken_mixture(folder: Path) -> None:
     (folder / "train.jsonl").write_text('{"messages": []}\n{"broken\n', encoding="utf-8")
 
 
+def _plan(out: Path) -> None:
+    """An annotation plan over a translated folder (two annotators)."""
+    from babelvl.quality.sampling import plan_sample
+
+    _translated(out.parent / "plan-data")
+    plan_sample([out.parent / "plan-data"], annotators=["a", "b"], size=2, overlap=0.5, seed=0, out_dir=out)
+
+
+def _pack_with_bad_numbers(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    french = (Path(__file__).parents[1] / "src/babelvl/languages/fr.yaml").read_text(encoding="utf-8")
+    (folder / "pt.yaml").write_text(french.replace("code: fr", "code: pt") + "\nnumbers: {decimal: '12'}\n",
+                                    encoding="utf-8")
+
+
+def _generic(out: Path) -> None:
+    """A generic dataset (any schema) with an integer column named like a text field."""
+    pq.write_table(pa.table({"id": [1, 2], "caption": [3, 4], "label": ["x", "y"]}), out)
+
+
+def _ai2d_string_options(out: Path) -> None:
+    good = WRITERS["ai2d"](out.with_suffix(".src.parquet"))
+    n = pq.read_table(good).num_rows
+    _with_column(good, "options", ["A, B, C"] * n, pa.string(), out)
+    good.unlink()
+
+
 _SERVER: list[str] = []  # the toy server's address, for inputs that need a model to be written
 
 
@@ -225,6 +252,13 @@ INPUTS: dict[str, Callable[[Path], None]] = {
     "good/mix-source": _dataset_folder,
     "bad/not-a-folder.txt": _text("hello\n"),
     "bad/empty-folder": lambda p: p.mkdir(parents=True),
+    "good/plan": _plan,
+    "good/mmbench-preds.jsonl": _text('{"row": 0, "response": "A"}\n{"row": 1, "response": "B"}\n'),
+    "good/nan-mmbench-for-score.parquet": _nan_options,
+    "bad/packs-bad-numbers": _pack_with_bad_numbers,
+    "bad/generic-int-caption.parquet": _generic,
+    "bad/ai2d-string-options.parquet": _ai2d_string_options,
+    "bad/annotations-broken.jsonl": _text('{"item_id": "x"\n'),
     "good/by-language": lambda p: WRITERS["mme"](p / "en" / "test.parquet"),
     "bad/not-sqlite.sqlite": _text("this is not a database\n" * 100),
     "bad/mme-broken-image.parquet": _mme_rows_with(image=b"not an image"),

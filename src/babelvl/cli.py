@@ -357,6 +357,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from babelvl.models import GenerationSettings, load_backend
 
     names = list(BENCHMARKS) if args.benchmarks == "all" else comma_list(args.benchmarks)
+    if not names:
+        raise BabelvlError(f"--benchmarks {args.benchmarks!r}: no benchmark given (use all, or a comma list of: "
+                           f"{', '.join(BENCHMARKS)})")
     benchmarks = [get_benchmark(b).name for b in names]  # validates and resolves aliases
     languages = [p.code for p in parse_language_list(args.languages)]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
