@@ -37,6 +37,8 @@ def _data_options(values: list[str] | None, benchmarks: list[str]) -> dict[str, 
     for value in values or []:
         name, sep, path = value.partition("=")
         if sep and name in benchmarks:
+            if not path.strip():
+                raise BabelvlError(f"--data {value!r}: no path after '='")
             out[name] = path
         elif len(benchmarks) == 1 and not sep:
             out[benchmarks[0]] = value
