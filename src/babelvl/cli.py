@@ -686,7 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_guarded(command: Any, args: argparse.Namespace) -> int:
     """Bad input: one line naming file, row and field, exit 2. Ctrl-C: one line, exit 130. Anything else is a
     bug: its traceback is kept and followed by where to report it (exit 1)."""
-    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, ISSUE_TRACKER
+    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, issue_tracker
 
     try:
         return command(args)
@@ -709,7 +709,7 @@ def _run_guarded(command: Any, args: argparse.Namespace) -> int:
 
         traceback.print_exc()
         print(f"babelvl: unexpected error: this is a bug in babelvl {__version__}; please report it with the "
-              f"traceback above and the command you ran at {ISSUE_TRACKER}", file=sys.stderr)
+              f"traceback above and the command you ran at {issue_tracker()}", file=sys.stderr)
         return EXIT_BUG
 
 
