@@ -425,7 +425,7 @@ def test_fully_rejected_shard_writes_only_its_rejects(tmp_path, capsys, monkeypa
         result = json.loads(output[output.index("{"):output.rindex("}") + 1])
         assert result["languages"]["fr"]["shards_skipped"] == 5
         assert (result["languages"]["fr"]["kept"], result["languages"]["fr"]["rejected"]) == (4, 1)
-    loaded = datasets.load_dataset(str(tmp_path / "out"), "fr", split="train")
+    loaded = datasets.load_dataset(str(tmp_path / "out"), "fr", split="train", cache_dir=str(tmp_path / "hf"))
     assert loaded.num_rows == 4
 
 
@@ -486,3 +486,31 @@ def test_unexpected_errors_keep_the_traceback_and_point_to_the_tracker(capsys, m
     err = capsys.readouterr().err
     assert "Traceback" in err and "RuntimeError: an internal mistake" in err
     assert "please report it" in err and issue_tracker() in err
+
+
+def test_language_with_every_row_rejected_gets_no_config(tmp_path, capsys, monkeypatch):
+    """Case 120: a language whose every row is rejected has rejects only, and the card gives it no config,
+    so ``load_dataset`` of the other languages still works and the card says why that one is missing."""
+    import datasets
+
+    from babelvl.testing.pixmo_fixtures import write_cap
+
+    write_cap(tmp_path / "cap.parquet", "http://127.0.0.1:9/")
+
+    def writer(prompt: str, images: list[bytes]) -> str:
+        if "Rédigez en français" in prompt:
+            return ("Une photo montre une forme géométrique simple posée sur un fond uni, au centre de l'image, "
+                    "avec des couleurs vives et des bords nets.")
+        return "This caption is written in English although German was asked for, so checks reject it."
+
+    with FakeVLMServer(writer) as srv:
+        code, output = run_command("babelvl build-pixmo --recipe cap --data cap.parquet --languages fr,de "
+                                   "--generator openai:toy --api-base {api} --retries 0 --out out", tmp_path,
+                                   srv.base_url, capsys, monkeypatch)
+    assert code == 0, output
+    out = tmp_path / "out"
+    assert not list((out / "de").glob("*.parquet")) and list((out / "de" / "rejects").glob("*.jsonl"))
+    card = (out / "README.md").read_text()
+    assert "config_name: de" not in card and "config_name: fr" in card
+    assert "no row kept (every row rejected" in card and "de" in card.split("no row kept")[1].splitlines()[0]
+    assert datasets.load_dataset(str(out), "fr", split="train", cache_dir=str(tmp_path / "hf")).num_rows == 3

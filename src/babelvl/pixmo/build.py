@@ -276,6 +276,7 @@ def _write_card(spec: BuildSpec, loaded: Any, out: Path, result: dict[str, Any])
                           ("Build", f"{counts}\n- model calls: {result['model_calls']}, tokens (estimate): "
                                     f"{result['tokens_estimate']}, executor: {spec.executor} x {spec.workers}")])
     card.configs_glob = "shard-*.parquet"
+    card.without_data = tuple(lang for lang, v in result["languages"].items() if not v["kept"])
     write_atomic(out / "README.md", card.render())
 
 
