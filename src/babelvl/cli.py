@@ -37,6 +37,8 @@ def _data_options(values: list[str] | None, benchmarks: list[str]) -> dict[str, 
     for value in values or []:
         name, sep, path = value.partition("=")
         if sep and name in benchmarks:
+            if not path.strip():
+                raise BabelvlError(f"--data {value!r}: no path after '='")
             out[name] = path
         elif len(benchmarks) == 1 and not sep:
             out[benchmarks[0]] = value
@@ -369,6 +371,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from babelvl.models import GenerationSettings, load_backend
 
     names = list(BENCHMARKS) if args.benchmarks == "all" else comma_list(args.benchmarks)
+    if not names:
+        raise BabelvlError(f"--benchmarks {args.benchmarks!r}: no benchmark given (use all, or a comma list of: "
+                           f"{', '.join(BENCHMARKS)})")
     benchmarks = [get_benchmark(b).name for b in names]  # validates and resolves aliases
     languages = [p.code for p in parse_language_list(args.languages)]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
@@ -482,8 +487,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if action == "serve":
         import os
 
+        from babelvl.io.files import check_sqlite_path
         from babelvl.quality.app import ensure_admin, serve
 
+        check_sqlite_path(args.db, flag="--db")
         if args.admin:
             outcome = ensure_admin(args.db, args.admin, os.environ.get("BABELVL_ADMIN_PASSWORD") or None)
             print(f"admin {args.admin}: {outcome}", file=sys.stderr)
@@ -701,7 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_guarded(command: Any, args: argparse.Namespace) -> int:
     """Bad input: one line naming file, row and field, exit 2. Ctrl-C: one line, exit 130. Anything else is a
     bug: its traceback is kept and followed by where to report it (exit 1)."""
-    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, ISSUE_TRACKER
+    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, issue_tracker
 
     try:
         return command(args)
@@ -724,7 +731,7 @@ def _run_guarded(command: Any, args: argparse.Namespace) -> int:
 
         traceback.print_exc()
         print(f"babelvl: unexpected error: this is a bug in babelvl {__version__}; please report it with the "
-              f"traceback above and the command you ran at {ISSUE_TRACKER}", file=sys.stderr)
+              f"traceback above and the command you ran at {issue_tracker()}", file=sys.stderr)
         return EXIT_BUG
 
 

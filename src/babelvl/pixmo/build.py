@@ -297,6 +297,7 @@ def _write_card(spec: BuildSpec, loaded: Any, out: Path, result: dict[str, Any])
                 sections=[("Schema", f"Columns: {', '.join(recipe.output_columns)}; provenance: {', '.join(PROVENANCE)}."),
                           ("Build", f"{counts}\n- tokens (estimate): {result['tokens_estimate']}")])
     card.configs_glob = "shard-*.parquet"
+    card.without_data = tuple(lang for lang, v in result["languages"].items() if not v["kept"])
     write_atomic(out / "README.md", card.render())
 
 

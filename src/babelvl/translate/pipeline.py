@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
-from babelvl.data.loading import load_rows
+from babelvl.data.loading import load_rows, require_columns, require_named_columns
 from babelvl.errors import InputError
 from babelvl.io.files import write_atomic, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
@@ -238,6 +238,16 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     write_json_atomic(out / "translate.json", {"babelvl_version": __version__, **spec.to_json()})
 
     rows, split = _load_source(spec)
+    if spec.benchmark:  # the wrong --benchmark for the data fails before any engine call
+        from babelvl.benchmarks.registry import get_benchmark
+
+        bench = get_benchmark(spec.benchmark)
+        require_columns(rows, bench.required_columns, file=spec.data, benchmark=bench.name)
+    if spec.fields or spec.options_field:  # columns the user named must exist: a typo is not "nothing to do"
+        require_named_columns(rows, [f.strip() for f in (spec.fields or "").split(",") if f.strip()],
+                              file=spec.data, flag="--fields")
+        require_named_columns(rows, [spec.options_field] if spec.options_field else [], file=spec.data,
+                              flag="--options-field")
     cache = ResponseCache(spec.cache_path or out / "cache.sqlite")
     slots = _engines(spec, cache)
     images = _RowImages(rows, spec.data) if spec.ground_images else None
