@@ -206,5 +206,6 @@ def test_ai2d_accuracy_and_status_counts():
     scored = [sc("ai2d-0", "A", "A"), sc("ai2d-1", "B", "C"), sc("ai2d-2", "D", None),
               sc("ai2d-3", "A", None, status="refusal")]
     metrics = get_benchmark("ai2d").metrics(scored)
-    assert metrics == {"accuracy": 0.25, "n": 4, "n_unparseable": 1, "n_refusal": 1, "n_missing": 0}
+    assert metrics == {"accuracy": 0.25, "n": 4, "n_unparseable": 1, "n_refusal": 1, "n_unsure": 0,
+                       "n_empty": 0, "n_missing": 0}
     assert get_benchmark("ai2d").metrics([])["accuracy"] is None

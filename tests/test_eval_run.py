@@ -50,6 +50,22 @@ def test_cli_eval_writes_records_results_and_report(tiny_llava, tmp_path, capsys
     assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<table>" in (out / "report.html").read_text()
     assert "## mme" in capsys.readouterr().out
+    # honest figures: load and generation apart, rates over generation only
+    timing = results["timing"]
+    assert timing["load_seconds"] > 0 and timing["generation_seconds"] > 0
+    assert timing["generated_items"] == sum(len((out / "records" / b / f"{l}.jsonl").read_text().splitlines())
+                                            for b in BENCHES for l in ("en", "fr"))
+    assert timing["items_per_second"] == pytest.approx(timing["generated_items"] / timing["generation_seconds"], rel=1e-3)
+    assert 0 < timing["generated_tokens"] <= 4 * timing["generated_items"]
+    assert timing["wall_seconds"] >= timing["load_seconds"] + timing["generation_seconds"]
+    # every score carries its interval; French is compared with English on the same items
+    u = results["benchmarks"]["pope"]["en"]["uncertainty"]
+    assert u["unit"].startswith("POPE item") and u["metrics"]["overall.f1"]["method"] == "bootstrap"
+    paired = results["paired_vs_reference"]["scienceqa"]
+    assert paired["reference"] == "en" and paired["per_language"]["fr"]["n_pairs"] > 0
+    assert 0 <= paired["per_language"]["fr"]["p_mcnemar"] <= 1
+    assert "Languages compared with the reference (paired)" in report and "McNemar" in report
+    assert "generation" in report
 
 
 def test_rerun_is_fully_cached_and_identical(tiny_llava, tmp_path):

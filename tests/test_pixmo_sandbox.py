@@ -1,6 +1,7 @@
 """The sandbox and the matplotlib renderer on real charts and on misbehaving dataset code."""
 
 import io
+import json
 import socket
 import uuid
 from pathlib import Path
@@ -13,7 +14,18 @@ from babelvl.pixmo import renderers
 from babelvl.pixmo.localize import replace_data_strings, replace_strings
 from babelvl.pixmo.renderers import (RenderResult, available_renderers, get_renderer,
                                      register_renderer, render_or_keep, renderer_for)
-from babelvl.pixmo.sandbox import REASON_KINDS, run_sandboxed
+from babelvl.pixmo import sandbox
+from babelvl.pixmo.sandbox import REASON_KINDS, SandboxUnavailable, run_sandboxed
+
+needs_bwrap = pytest.mark.skipif(bool(sandbox.bwrap_problem()),
+                                 reason=f"bubblewrap cannot run here: {sandbox.bwrap_problem()}")
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_or_unsafe(monkeypatch):
+    """Tests of rendering run unsandboxed only where bwrap cannot run; the isolation tests need bwrap."""
+    if sandbox.bwrap_problem():
+        monkeypatch.setenv(sandbox.UNSAFE_ENV, "1")
 
 CHART = '''import matplotlib.pyplot as plt
 import pandas as pd
@@ -154,10 +166,12 @@ def test_too_much_memory(tmp_path):
 
 
 def test_write_outside_the_folder_is_refused(tmp_path):
-    workdir, outside = tmp_path / "work", Path(f"/tmp/evil-{uuid.uuid4().hex}.txt")
-    result = run_sandboxed(f"open({str(outside)!r}, 'w').write('x')\n", workdir=workdir)
-    assert result.kind == "write_outside" and not outside.exists()
-    escape = run_sandboxed("open('../escaped.txt', 'w')\n", workdir=workdir)
+    outside = tmp_path / f"evil-{uuid.uuid4().hex}.txt"
+    result = run_sandboxed(f"open({str(outside)!r}, 'w').write('x')\n", workdir=tmp_path / "work")
+    assert not result.ok and not outside.exists()  # under bwrap the host path does not even exist
+    result = run_sandboxed("open('/usr/babelvl-evil.txt', 'w').write('x')\n", workdir=tmp_path / "work")
+    assert result.kind == "write_outside" and not Path("/usr/babelvl-evil.txt").exists()
+    escape = run_sandboxed("open('../escaped.txt', 'w')\n", workdir=tmp_path / "work")
     assert escape.kind == "write_outside" and not (tmp_path / "escaped.txt").exists()
 
 
@@ -167,15 +181,33 @@ def test_deleting_or_renaming_outside_is_refused(tmp_path):
     for code in (f"import os\nos.remove({str(keep)!r})\n",
                  f"import shutil\nshutil.rmtree({str(tmp_path)!r})\n",
                  f"import os\nos.rename({str(keep)!r}, 'stolen.txt')\n"):
-        result = run_sandboxed(code, workdir=tmp_path / "work")
-        assert result.kind == "write_outside", result.reason
+        assert not run_sandboxed(code, workdir=tmp_path / "work").ok  # under bwrap: no such file
+        result = run_sandboxed(code, workdir=tmp_path / "work", unsafe_no_sandbox=True)
+        assert result.kind == "write_outside", result.reason  # the audit layer on its own
     assert keep.read_text() == "precious"
 
 
-def test_writing_inside_the_folder_is_fine_and_listed(tmp_path):
-    code = "import os\nos.makedirs('a/b')\nopen('a/b/out.txt', 'w').write('x')\nprint('done')\n"
-    result = run_sandboxed(code, workdir=tmp_path)
-    assert result.ok and result.stdout.strip() == "done" and result.files == ("a/b/out.txt",)
+def test_writing_inside_the_folder_is_fine_and_the_output_comes_back(tmp_path):
+    code = ("import os\nos.makedirs('a/b')\nopen('a/b/out.txt', 'w').write('x')\n"
+            "open('result.bin', 'wb').write(b'payload')\nprint('done')\n")
+    result = run_sandboxed(code, workdir=tmp_path, output="result.bin")
+    assert result.ok and result.stdout.strip() == "done"
+    assert set(result.files) == {"a/b/out.txt", "result.bin"} and result.output == b"payload"
+    assert not (tmp_path / "a").exists()  # the work folder is private to the run
+
+
+def test_output_over_the_limit_is_refused(tmp_path):
+    code = "open('big.bin', 'wb').write(b'x' * 5000)\n"
+    result = run_sandboxed(code, output="big.bin", max_output_bytes=1000)
+    assert result.kind == "too_large" and result.output is None
+
+
+def test_output_that_is_a_link_is_not_followed(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cr3t")
+    code = f"import os\nos.symlink({str(secret)!r}, 'out.bin')\n"
+    result = run_sandboxed(code, output="out.bin", unsafe_no_sandbox=True, workdir=tmp_path / "w")
+    assert result.output is None and result.kind == "forbidden", result.reason
 
 
 def test_network_is_refused(tmp_path):
@@ -193,13 +225,91 @@ def test_network_is_refused(tmp_path):
     assert raw.kind == "network"
 
 
-def test_network_namespace_when_available(tmp_path):
-    result = run_sandboxed("import socket\nprint([name for _, name in socket.if_nameindex()])\n",
-                           workdir=tmp_path)
-    assert result.ok and {"audit", "rlimits"} <= set(result.layers)
-    if not any(layer.startswith("netns") for layer in result.layers):
-        pytest.skip("no network namespace here (needs root or unprivileged user namespaces)")
-    assert result.stdout.strip() == "['lo']"
+@needs_bwrap
+def test_every_layer_is_active_under_bwrap(tmp_path):
+    code = ("import socket, os, json\nnet = [l.split(':')[0].strip() for l in open('/proc/self/net/dev')][2:]\n"
+            "print(json.dumps([net, os.getuid(), socket.gethostname()]))\n")
+    result = run_sandboxed(code, workdir=tmp_path)
+    assert result.ok, result.reason
+    assert {"bwrap", "rlimits", "seccomp", "audit", "wall"} <= set(result.layers)
+    assert json.loads(result.stdout) == [["lo"], 65534, "babelvl-sandbox"]
+
+
+@needs_bwrap
+def test_only_what_rendering_needs_is_visible(tmp_path):
+    code = ("import os, json\nseen = {p: os.path.exists(p) for p in ['/etc/passwd', '/etc/shadow', "
+            f"'/root/.ssh', '/home', {str(tmp_path)!r}, '/etc/fonts', '/usr/lib']}}\n"
+            "seen['proc1'] = open('/proc/1/environ', 'rb').read().decode()\n"
+            "seen['pids'] = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+            "print(json.dumps(seen))\n")
+    result = run_sandboxed(code, workdir=tmp_path)
+    seen = json.loads(result.stdout)
+    assert not any(seen[p] for p in ['/etc/passwd', '/etc/shadow', '/root/.ssh', '/home', str(tmp_path)])
+    assert seen["/usr/lib"]
+    assert seen["proc1"] == "PATH=/usr/bin:/bin\x00"  # the sandbox's PID 1 is bwrap, with an empty environment
+    assert max(seen["pids"]) < 10  # its own PID namespace, not the host's processes
+
+
+def test_refusals_caught_by_the_code_still_fail_the_run(tmp_path):
+    code = ("try:\n    open('/etc/babelvl-test', 'w')\nexcept OSError:\n    print('carried on')\n"
+            "print('finished')\n")
+    result = run_sandboxed(code, workdir=tmp_path)
+    assert not result.ok and result.kind == "write_outside"
+    assert "finished" not in result.stdout  # the first refusal ends the process
+    assert result.violations and result.violations[0].startswith("write_outside")
+
+
+def test_limits_cannot_be_raised_from_inside(tmp_path):
+    code = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n"
+    assert run_sandboxed(code, workdir=tmp_path).kind == "forbidden"
+
+
+def test_minimal_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("BABELVL_TEST_SECRET", "do-not-leak")
+    code = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
+    result = run_sandboxed(code, workdir=tmp_path, env={"HTTPS_PROXY": "http://proxy:3128", "EXTRA": "1"})
+    env = json.loads(result.stdout)
+    assert env["MPLBACKEND"] == "Agg" and env["EXTRA"] == "1"
+    assert env["MPLCONFIGDIR"].startswith(env["HOME"])
+    assert not {key for key in env if "proxy" in key.lower() or "SECRET" in key}
+
+
+def test_script_mode_with_arguments_and_stdin(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nprint(sys.argv[1:], sys.stdin.read())\n")
+    result = run_sandboxed([str(script), "a", "b"], workdir=tmp_path / "work", stdin=b"fed")
+    assert result.ok and result.stdout.strip() == "['a', 'b'] fed"
+
+
+def test_without_bwrap_untrusted_code_is_refused_unless_unsafe_is_chosen(tmp_path, monkeypatch):
+    sandbox.bwrap_problem.cache_clear()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH ...
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)  # ... nor in the usual places
+    monkeypatch.delenv(sandbox.UNSAFE_ENV, raising=False)
+    try:
+        with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+            run_sandboxed("print('hi')\n", workdir=tmp_path)
+        result = run_sandboxed("print('hi')\n", workdir=tmp_path / "w", unsafe_no_sandbox=True)
+        assert result.ok and result.stdout.strip() == "hi" and "bwrap" not in result.layers
+        assert {"audit", "rlimits"} <= set(result.layers)
+        monkeypatch.setenv(sandbox.UNSAFE_ENV, "1")
+        assert run_sandboxed("print('hi')\n", workdir=tmp_path / "w").ok
+    finally:
+        sandbox.bwrap_problem.cache_clear()
+
+
+def test_unsafe_mode_keeps_the_in_process_guards(tmp_path):
+    result = run_sandboxed("import os\nos.system('echo hi')\n", workdir=tmp_path, unsafe_no_sandbox=True)
+    assert result.kind == "subprocess"
+    outside = tmp_path.parent / f"evil-{uuid.uuid4().hex}"
+    result = run_sandboxed(f"open({str(outside)!r}, 'w')\n", workdir=tmp_path, unsafe_no_sandbox=True)
+    assert result.kind == "write_outside" and not outside.exists()
+
+
+def test_render_refuses_a_huge_image(renderer, tmp_path):
+    code = "from PIL import Image\n\ndef generate_plot(data):\n    return Image.new('L', (12000, 12000))\n"
+    result = renderer.render(code, None, workdir=tmp_path)
+    assert not result.ok and result.reason.startswith("too_large") and "144000000" in result.reason
 
 
 @pytest.mark.parametrize("code", ["import subprocess\nsubprocess.run(['echo', 'hi'])\n",
@@ -217,34 +327,7 @@ def test_exceptions_become_error_reasons(tmp_path):
     assert "Traceback" in result.stderr and result.returncode == 1
 
 
-def test_refusals_caught_by_the_code_are_still_reported(tmp_path):
-    code = "try:\n    open('/etc/babelvl-test', 'w')\nexcept OSError:\n    print('carried on')\n"
-    result = run_sandboxed(code, workdir=tmp_path)
-    assert result.ok and result.stdout.strip() == "carried on"
-    assert result.violations and result.violations[0].startswith("write_outside")
-
-
-def test_limits_cannot_be_raised_from_inside(tmp_path):
-    code = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n"
-    assert run_sandboxed(code, workdir=tmp_path).kind == "forbidden"
-
-
-def test_minimal_environment(tmp_path):
-    code = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
-    result = run_sandboxed(code, workdir=tmp_path, env={"HTTPS_PROXY": "http://proxy:3128", "EXTRA": "1"})
-    env = __import__("json").loads(result.stdout)
-    assert env["HOME"] == str(tmp_path.resolve()) and env["MPLBACKEND"] == "Agg"
-    assert env["MPLCONFIGDIR"].startswith(str(tmp_path.resolve())) and env["EXTRA"] == "1"
-    assert not {key for key in env if "proxy" in key.lower() or "TOKEN" in key}
-
-
-def test_script_mode_with_arguments_and_stdin(tmp_path):
-    script = tmp_path / "script.py"
-    script.write_text("import sys\nprint(sys.argv[1:], sys.stdin.read())\n")
-    result = run_sandboxed([str(script), "a", "b"], workdir=tmp_path / "work", stdin=b"fed")
-    assert result.ok and result.stdout.strip() == "['a', 'b'] fed"
-
-
 def test_reason_kinds_are_documented():
-    expected = {"timeout", "memory", "network", "write_outside", "subprocess", "error", "no_output"}
+    expected = {"timeout", "memory", "network", "write_outside", "subprocess", "forbidden", "error",
+                "no_output", "too_large"}
     assert expected <= set(REASON_KINDS)

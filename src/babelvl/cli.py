@@ -12,9 +12,11 @@ from typing import Any
 
 from babelvl import __version__, ui
 from babelvl.cli_options import (HelpFormatter, add_common_options, add_server_options, comma_list, config_tokens,
-                                 export_api_key, legacy_positional, positive_int, renamed, server_options,
-                                 show_defaults)
+                                 export_api_key, fraction, language_shares, legacy_positional, non_negative_float,
+                                 non_negative_int, out_folder, port_number, positive_float, positive_int, renamed,
+                                 server_options, show_defaults)
 from babelvl.errors import BabelvlError
+from babelvl.parsing import PARSERS as PROFILES
 
 EPILOG = """examples:
   babelvl tiny-model llava --out ./tiny-llava       # offline random-weight model to try the machinery
@@ -50,7 +52,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dtype", default="auto", help="transformers dtype: auto, float32, bfloat16, float16")
     g.add_argument("--batch-size", type=positive_int, default=8, help="items per generate() call (transformers)")
     g.add_argument("--max-new-tokens", type=positive_int, default=32)
-    g.add_argument("--temperature", type=float, default=0.0)
+    g.add_argument("--temperature", type=non_negative_float, default=0.0)
     g.add_argument("--seed", type=int, default=0)
     add_server_options(p)
 
@@ -92,20 +94,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", action="append", metavar="BENCHMARK=PATH",
                    help="data for a benchmark: Hub id, Parquet file/folder, saved dataset; "
                         "{lang} in PATH is replaced by the language code. Repeatable.")
-    p.add_argument("--parser", default="babelvl", help="answer parser: babelvl, lmms-eval, vlmevalkit")
+    p.add_argument("--parser", default="babelvl", choices=PROFILES,
+                   help="how answers are read and aggregated (README 'Answer parsing')")
     p.add_argument("--limit", type=positive_int, help="at most N items per benchmark and language")
     p.add_argument("--cache", type=Path, help="SQLite response cache (default: OUT/cache.sqlite)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=out_folder, required=True, help="output folder")
 
     s = sub.add("score", help="score a predictions file made by any tool (no model needed)")
     s.add_argument("--benchmark", required=True)
     _add_dataset_options(s, help="the benchmark data the predictions answer: Hub id or local path")
     s.add_argument("--predictions", required=True, type=Path,
-                   help="JSONL: one {\"id\" or \"row\", \"response\"} object per line")
+                   help="predictions file: babelvl JSONL ({\"id\" or \"row\", \"response\"} per line), babelvl "
+                        "records, an lmms-eval --log_samples file, or a VLMEvalKit .xlsx/.tsv/.csv sheet")
+    s.add_argument("--format", default="auto", choices=["auto", "jsonl", "records", "lmms-eval", "vlmevalkit"],
+                   help="format of --predictions; auto detects it and says what it found")
     s.add_argument("--language", default="en")
-    s.add_argument("--parser", default="babelvl", help="babelvl, lmms-eval or vlmevalkit")
+    s.add_argument("--parser", default="babelvl", choices=PROFILES,
+                   help="how answers are read and aggregated (README 'Answer parsing')")
     s.add_argument("--out", type=Path, help="write the metrics JSON here")
+    s.add_argument("--records", type=Path,
+                   help="also write per-item judgments here (JSONL: id, response, prediction, answer, correct, status)")
     renamed(s, "--output", "use --out FILE")
+
+    xp = sub.add("export", help="write a translated set as lmms-eval tasks or VLMEvalKit TSVs",
+                 description="Reads a translated set (babelvl translate output: DATA/<lang>/*.parquet) and writes, "
+                             "per language, an lmms-eval task folder OUT/babelvl_<benchmark>_<lang>/ (YAML, utils.py "
+                             "scoring with babelvl's parser in that language, local Parquet) or a VLMEvalKit custom "
+                             "dataset OUT/babelvl_<benchmark>_<lang>.tsv (base64 images), and OUT/export.json.")
+    xp.add_argument("--to", required=True, choices=["lmms-eval", "vlmevalkit"], help="target harness")
+    xp.add_argument("--data", required=True, type=Path,
+                    help="translated set folder (one subfolder per language), a language folder or a Parquet file")
+    xp.add_argument("--benchmark", help="benchmark of --data (default: from DATA/translate.json)")
+    xp.add_argument("--languages", help="comma list of languages to export (default: every language folder)")
+    xp.add_argument("--out", type=Path, required=True, help="output folder")
 
     tr = sub.add("translate", help="translate a benchmark (or any dataset) into more languages",
                  description="Writes OUT/<lang>/*.parquet in the source schema (English kept as is, "
@@ -123,13 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--source-language", default="en")
     tr.add_argument("--engine", required=True, help="translation engine (see below)")
     tr.add_argument("--fallback-engine", help="engine for segments that still fail checks after retries")
-    tr.add_argument("--retries", type=int, default=1, help="retries with other prompts for failed segments")
+    tr.add_argument("--retries", type=non_negative_int, default=1, help="retries with other prompts for failed segments")
     tr.add_argument("--license", help="license of the engine's model, recorded in the card")
     tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
     tr.add_argument("--limit", type=positive_int, help="only the first N rows")
     tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
-    tr.add_argument("--out", type=Path, required=True, help="output folder")
+    tr.add_argument("--out", type=out_folder, required=True, help="output folder")
     add_server_options(tr)
 
     pe = sub.add("postedit", help="export translations for human review, import the edits")
@@ -166,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--shard-size", type=positive_int, default=256)
     bp.add_argument("--limit", type=positive_int, help="only the first N source rows")
     bp.add_argument("--max-new-tokens", type=positive_int, default=512)
-    bp.add_argument("--retries", type=int, default=1)
+    bp.add_argument("--retries", type=non_negative_int, default=1)
     bp.add_argument("--cache", type=Path, help="SQLite model cache (default OUT/cache.sqlite)")
     bp.add_argument("--caption-mode", choices=["text", "vlm"], default="text",
                     help="cap: write from transcripts (text LLM) or from transcripts plus image (VLM)")
@@ -178,9 +199,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="download and verify every image URL; rows whose image fails go to the rejects")
     bp.add_argument("--mirror", type=Path, help="local folder standing in for image URLs")
     bp.add_argument("--dry-run", action="store_true", help="estimate rows, calls and tokens; call no model")
-    bp.add_argument("--out", type=Path, required=True, help="output folder")
+    bp.add_argument("--out", type=out_folder, required=True, help="output folder")
     add_server_options(bp)
     renamed(bp, "--source", "use --recipe cap|ama|cosyn (--data is the source data)")
+
+    bp.add_argument("--unsafe-no-sandbox", action="store_true",
+                    help="--localize-images without bubblewrap: runs dataset code with only in-process "
+                         "guards (code you trust only)")
+
+    rd = sub.add("render", help="render one CoSyn figure (code + data) in the sandbox, to debug it",
+                 description="Exit status 0 with --out written; 1 when the code was refused, stopped "
+                             "or made no acceptable image (the reason is printed); 2 for bad input or "
+                             "when no sandbox can run here.")
+    rd.add_argument("--code", type=Path, required=True, help="the plotting script (CoSyn `code` field)")
+    rd.add_argument("--data", type=Path, help="its data (CoSyn `data` field: CSV or JSON)")
+    rd.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    rd.add_argument("--time-limit", type=float, default=30.0, help="wall-clock seconds before the run is killed")
+    # --timeout names server request timeouts elsewhere; the issue asked for it here, so it is accepted, unlisted
+    rd.add_argument("--timeout", dest="time_limit", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    rd.add_argument("--memory-mb", type=positive_int, default=1024,
+                    help="address-space limit of the sandboxed process")
+    rd.add_argument("--unsafe-no-sandbox", action="store_true",
+                    help="run without bubblewrap (in-process guards only): code you trust only")
 
     an = sub.add("annotate", help="human quality assessment: plan, serve, agreement, report, interchange")
     an_sub = _Parsers(an.add_subparsers(dest="annotate_command", metavar="ACTION", required=True))
@@ -190,16 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
     legacy_positional(ap, "datasets", "dataset folders are given with --data (repeatable)")
     ap.add_argument("--annotators", required=True, help="comma list of annotator names")
     ap.add_argument("--size", type=positive_int, required=True)
-    ap.add_argument("--overlap", type=float, default=0.2, help="share of items every annotator sees")
+    ap.add_argument("--overlap", type=fraction, default=0.2, help="share of items every annotator sees")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--languages")
     ap.add_argument("--fields")
-    ap.add_argument("--out", type=Path, required=True, help="plan folder to write")
+    ap.add_argument("--out", type=out_folder, required=True, help="plan folder to write")
     sv = an_sub.add("serve", help="run the annotation web app")
     sv.add_argument("--db", type=Path, required=True, help="SQLite database of the app (created if missing)")
     sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8080)
-    sv.add_argument("--admin", help="create this admin user (password from $BABELVL_ADMIN_PASSWORD)")
+    sv.add_argument("--port", type=port_number, default=8080)
+    sv.add_argument("--admin", help="make sure this admin exists (created with $BABELVL_ADMIN_PASSWORD; on later "
+                                    "starts kept, its password reset if $BABELVL_ADMIN_PASSWORD differs)")
     ag = an_sub.add("agreement", help="inter-annotator agreement with bootstrap intervals")
     rp = an_sub.add("report", help="Markdown + HTML report with verdicts per language")
     for p_ in (ag, rp):
@@ -210,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
         p_.add_argument("--seed", type=int, default=0)
     rp.add_argument("--min-score", type=float, help="release threshold on the mean score")
     rp.add_argument("--max-score", type=float, help="release threshold for lower-is-better scores (HTER)")
-    rp.add_argument("--min-alpha", type=float, default=0.667)
-    rp.add_argument("--out", type=Path, required=True, help="report folder")
+    rp.add_argument("--min-alpha", type=fraction, default=0.667)
+    rp.add_argument("--out", type=out_folder, required=True, help="report folder")
     ex2 = an_sub.add("export", help="write the plan as Label Studio tasks or Argilla records")
     ex2.add_argument("--plan", type=Path, required=True)
     ex2.add_argument("--protocol", required=True)
@@ -241,17 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a babelvl dataset folder (Multi-PixMo output), optionally with its share of the budget; "
                          "repeatable")
     mx.add_argument("--languages", required=True)
-    mx.add_argument("--language-shares", help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
+    mx.add_argument("--language-shares", type=language_shares, help="e.g. en=0.4,fr=0.15,de=0.15,it=0.15,es=0.15")
     mx.add_argument("--budget", type=positive_int, required=True)
     mx.add_argument("--budget-unit", choices=["examples", "tokens"], default="examples")
-    mx.add_argument("--validation-size", type=int, default=0)
+    mx.add_argument("--validation-size", type=non_negative_int, default=0)
     mx.add_argument("--image-dir", type=Path, action="append", default=[],
                     help="where URL-based images are on disk (repeatable; SOURCE/images is always searched too)")
     mx.add_argument("--exclude-images-of", action="append", default=[], metavar="DATA",
                     help="evaluation data (path or Hub id) whose images must not be trained on")
     mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
     mx.add_argument("--seed", type=int, default=0)
-    mx.add_argument("--out", type=Path, required=True, help="mixture folder")
+    mx.add_argument("--out", type=out_folder, required=True, help="mixture folder")
     renamed(mx, "--source", "use --data FOLDER[:SHARE] (repeatable)")
     xp = sub.add("export-mixture", help="write a mixture for other trainers (TRL messages, LLaVA, ShareGPT)")
     xp.add_argument("--data", type=Path, required=True, help="the mixture folder (babelvl mix --out)")
@@ -261,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--images", choices=["absolute", "relative", "embed"], default="absolute",
                     help="image references: absolute paths (any working directory), relative to --out, or the bytes "
                          "embedded (messages format: a datasets Parquet with an Image feature)")
-    xp.add_argument("--out", type=Path, required=True, help="export folder")
+    xp.add_argument("--out", type=out_folder, required=True, help="export folder")
 
     tn = sub.add("train", help="fine-tune an image-text-to-text model on a mixture (full, LoRA, QLoRA)",
                  epilog="multi-GPU: accelerate launch -m babelvl.cli train --model M --data MIX --out DIR "
@@ -269,14 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--model", required=True, help="Hub id or local folder (transformers)")
     tn.add_argument("--data", type=Path, required=True, help="the mixture folder (babelvl mix --out)")
     tn.add_argument("--method", choices=["full", "lora", "qlora"], default="lora")
-    tn.add_argument("--epochs", type=float, default=1.0)
+    tn.add_argument("--epochs", type=positive_float, default=1.0)
     tn.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (-1: use --epochs)")
-    tn.add_argument("--lr", type=float, default=2e-5)
+    tn.add_argument("--lr", type=positive_float, default=2e-5)
     tn.add_argument("--batch-size", type=positive_int, default=4)
     tn.add_argument("--grad-accum", type=positive_int, default=1)
     tn.add_argument("--save-steps", type=positive_int, default=500)
     tn.add_argument("--seed", type=int, default=0)
-    tn.add_argument("--out", type=Path, required=True, help="checkpoint folder")
+    tn.add_argument("--out", type=out_folder, required=True, help="checkpoint folder")
     renamed(tn, "--mixture", "use --data MIXTURE_FOLDER")
     ab = sub.add("ablate", help="train each model on each mixture, evaluate, compare (English-only vs multilingual)")
     ab.add_argument("--smoke", action="store_true",
@@ -290,18 +331,18 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--languages", default="en,fr,de,it,es")
     ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
     ab.add_argument("--max-steps", type=positive_int, default=30)
-    ab.add_argument("--lr", type=float, default=1e-2)
+    ab.add_argument("--lr", type=positive_float, default=1e-2)
     ab.add_argument("--eval-limit", type=positive_int, help="at most N items per benchmark and language")
-    ab.add_argument("--out", type=Path, required=True, help="ablation folder")
+    ab.add_argument("--out", type=out_folder, required=True, help="ablation folder")
     renamed(ab, "--eval", "use --data BENCHMARK=PATH, as in babelvl eval")
 
     sub.add("languages", help="list the language packs that can be used")
     sub.add("benchmarks", help="list the supported benchmarks")
     ss = sub.add("sample-suite", help="write the sample suite (benchmarks, PixMo sources) in the real schemas")
-    ss.add_argument("--out", type=Path, required=True, help="output folder")
+    ss.add_argument("--out", type=out_folder, required=True, help="output folder")
     t = sub.add("tiny-model", help="build a tiny random-weight VLM offline (for demos and tests)")
     t.add_argument("family", choices=["llava", "idefics3", "paligemma"])
-    t.add_argument("--out", type=Path, required=True, help="model folder to write")
+    t.add_argument("--out", type=out_folder, required=True, help="model folder to write")
     legacy_positional(t, "out", "the model folder is given with --out")
     t.add_argument("--size", choices=["tiny", "small"], default="tiny",
                    help="tiny: for tests (< 1 MB); small: ~50M parameters, for benchmarks")
@@ -337,7 +378,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     metrics = score_predictions(benchmark=args.benchmark, data=args.data, predictions=args.predictions,
                                 language=args.language, parser=args.parser, config=args.subset,
-                                split=args.split)
+                                split=args.split, fmt=args.format, records=args.records)
+    print(f"read {args.predictions} as {metrics['predictions_format']} ({metrics['predictions_format_reason']})",
+          file=sys.stderr)
     if args.out:
         write_json_atomic(args.out, metrics)
     shown = {k: v for k, v in metrics.items() if k not in ("unscored", "rejected_rows")}
@@ -345,6 +388,18 @@ def cmd_score(args: argparse.Namespace) -> int:
     if metrics["unscored"]:
         print(f"{len(metrics['unscored'])} item(s) could not be scored (listed under 'unscored'"
               f"{' in ' + str(args.out) if args.out else ''})", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from babelvl.interop.export import export
+
+    manifest = export(args.data, args.out, to=args.to, benchmark=args.benchmark,
+                      languages=comma_list(args.languages) if args.languages else None)
+    for entry in manifest["exports"]:
+        written = entry.get("folder") or entry.get("file")
+        skipped = f", {len(entry['rejected_rows'])} rows left out (see export.json)" if entry["rejected_rows"] else ""
+        print(f"{entry['benchmark']}\t{entry['language']}\t{entry['items']} items\t{written}{skipped}")
     return 0
 
 
@@ -383,6 +438,10 @@ def cmd_build_pixmo(args: argparse.Namespace) -> int:
     from babelvl.languages import parse_language_list
     from babelvl.pixmo.build import BuildSpec, dry_run, run_build
 
+    if args.localize_images and not args.dry_run:  # fail before any model call, not at the first figure
+        from babelvl.pixmo.sandbox import require_sandbox
+
+        require_sandbox(unsafe_no_sandbox=args.unsafe_no_sandbox)
     options = {k: v for k, v in {**server_options(args), "license": args.license}.items() if v is not None}
     spec = BuildSpec(recipe=args.recipe, languages=[p.code for p in parse_language_list(args.languages)],
                      out_dir=args.out, data=args.data, config=args.subset, split=args.split, engine=args.engine,
@@ -411,13 +470,11 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if action == "serve":
         import os
 
-        from babelvl.quality.app import create_admin, serve
+        from babelvl.quality.app import ensure_admin, serve
 
         if args.admin:
-            password = os.environ.get("BABELVL_ADMIN_PASSWORD")
-            if not password:
-                raise BabelvlError("set BABELVL_ADMIN_PASSWORD to create the admin user")
-            create_admin(args.db, args.admin, password)
+            outcome = ensure_admin(args.db, args.admin, os.environ.get("BABELVL_ADMIN_PASSWORD") or None)
+            print(f"admin {args.admin}: {outcome}", file=sys.stderr)
         serve(args.db, args.host, args.port)
         return 0
     from babelvl.quality.interchange import read_annotations
@@ -477,9 +534,7 @@ def cmd_mix(args: argparse.Namespace) -> int:
     image_dirs = tuple(str(d) for d in args.image_dir) or None
     sources = [MixSource(path=path, kind=None, languages=tuple(languages), share=share, image_dir=image_dirs)
                for path, share in parse_source_shares(args.data)]
-    shares = None
-    if args.language_shares:
-        shares = {k: float(v) for k, v in (p.split("=") for p in comma_list(args.language_shares))}
+    shares = args.language_shares  # parsed and checked by cli_options.language_shares
     eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of]) if args.exclude_images_of else None
     manifest = build_mixture(sources, budget=args.budget, budget_unit=args.budget_unit, language_shares=shares,
                              seed=args.seed, eval_images=eval_images, out_dir=args.out, on_leak=args.on_leak,
@@ -564,6 +619,18 @@ def cmd_sample_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from babelvl.pixmo.render_one import render_files
+
+    result = render_files(args.code, args.data, args.out, timeout_s=args.time_limit, memory_mb=args.memory_mb,
+                          unsafe_no_sandbox=args.unsafe_no_sandbox)
+    if not result.ok:
+        print(f"babelvl render: {result.reason}", file=sys.stderr)
+        return 1
+    print(f"{args.out}\t{len(result.image_bytes or b'')} bytes\t{result.seconds:.2f} s")
+    return 0
+
+
 def cmd_tiny_model(args: argparse.Namespace) -> int:
     from babelvl.testing.tiny_models import build_tiny_vlm
 
@@ -571,10 +638,11 @@ def cmd_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "score": cmd_score, "translate": cmd_translate, "postedit": cmd_postedit,
+COMMANDS = {"eval": cmd_eval, "score": cmd_score, "export": cmd_export, "translate": cmd_translate, "postedit": cmd_postedit,
             "build-pixmo": cmd_build_pixmo, "annotate": cmd_annotate,
             "mix": cmd_mix, "export-mixture": cmd_export_mixture, "train": cmd_train, "ablate": cmd_ablate, "languages": cmd_languages,
-            "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model}
+            "benchmarks": cmd_benchmarks, "sample-suite": cmd_sample_suite, "tiny-model": cmd_tiny_model,
+            "render": cmd_render}
 
 
 def _with_run_config(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
@@ -605,14 +673,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     ui.set_verbosity(ui.QUIET if args.quiet else ui.VERBOSE if args.verbose else ui.NORMAL)
     export_api_key(args)
+    return _run_guarded(COMMANDS[args.command], args)
+
+
+def _run_guarded(command: Any, args: argparse.Namespace) -> int:
+    """Bad input: one line naming file, row and field, exit 2. Ctrl-C: one line, exit 130. Anything else is a
+    bug: its traceback is kept and followed by where to report it (exit 1)."""
+    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, ISSUE_TRACKER
+
     try:
-        return COMMANDS[args.command](args)
+        return command(args)
     except BabelvlError as exc:
         print(f"babelvl: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("babelvl: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `babelvl ... | head`: the reader left, nothing to report
+        import os
+
+        try:  # keep Python from complaining again when it flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(f"babelvl: unexpected error: this is a bug in babelvl {__version__}; please report it with the "
+              f"traceback above and the command you ran at {ISSUE_TRACKER}", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -65,6 +65,72 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _number(text: str, kind: type, low: float, low_ok: bool, high: float | None = None) -> Any:
+    """One reading of numeric option values, so every flag rejects the same bad values the same way."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if value < low or (value == low and not low_ok):
+        raise argparse.ArgumentTypeError(f"{text} must be {'at least' if low_ok else 'greater than'} {low:g}")
+    if high is not None and value > high:
+        raise argparse.ArgumentTypeError(f"{text} must be at most {high:g}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type for counts where 0 means "none" (``--retries``, ``--validation-size``)."""
+    return _number(text, int, 0, True)
+
+
+def positive_float(text: str) -> float:
+    """argparse type for durations, rates and epochs: finite and above 0."""
+    return _number(text, float, 0, False)
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type for temperatures and shares: finite and not negative."""
+    return _number(text, float, 0, True)
+
+
+def fraction(text: str) -> float:
+    """argparse type for a share in [0, 1] (``--overlap``, ``--min-alpha``)."""
+    return _number(text, float, 0, True, 1)
+
+
+def port_number(text: str) -> int:
+    return _number(text, int, 0, True, 65535)
+
+
+def out_folder(text: str) -> Path:
+    """argparse type for an ``--out`` that is a folder: it may exist (runs resume there), but not as a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; --out must be a folder here")
+    return path
+
+
+def language_shares(text: str) -> dict[str, float]:
+    """argparse type for ``en=0.4,fr=0.15``: language code -> share; a typo is one clear line, not a traceback."""
+    shares: dict[str, float] = {}
+    for part in comma_list(text):
+        code, sep, value = part.partition("=")
+        code = code.strip()
+        if not sep or not code:
+            raise argparse.ArgumentTypeError(f"{part!r}: use LANGUAGE=SHARE, e.g. fr=0.15")
+        if code in shares:
+            raise argparse.ArgumentTypeError(f"language {code!r} is given twice")
+        try:
+            shares[code] = non_negative_float(value.strip())
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"share of {code!r}: {exc}") from None
+    if not shares:
+        raise argparse.ArgumentTypeError("no share given; use e.g. en=0.4,fr=0.6")
+    return shares
+
+
 def add_server_options(p: argparse.ArgumentParser, *, concurrency: int = 64) -> argparse._ArgumentGroup:
     """``--api-base --api-key --concurrency --timeout``: how to reach any ``openai:MODEL`` the command uses."""
     g = p.add_argument_group("served models (openai:MODEL specs)")
@@ -72,7 +138,7 @@ def add_server_options(p: argparse.ArgumentParser, *, concurrency: int = 64) -> 
     g.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY, or none for local servers)")
     g.add_argument("--concurrency", type=positive_int, default=concurrency,
                    help="requests kept in flight to the server")
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    g.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request")
     return g
 
 

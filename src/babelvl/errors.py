@@ -22,3 +22,12 @@ class InputError(BabelvlError):
 
 class UnknownLanguageError(BabelvlError):
     """A language code with no language pack."""
+
+
+#: where unexpected errors (bugs) are reported; the CLI prints it under the traceback
+ISSUE_TRACKER = "https://github.com/babelvl/babelvl/issues"
+
+#: exit codes of the ``babelvl`` command: bad input (argparse uses 2 too), Ctrl-C (128 + SIGINT), a bug
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+EXIT_BUG = 1

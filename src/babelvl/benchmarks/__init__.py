@@ -6,7 +6,6 @@ here without an import cycle. Use :func:`get_benchmark` (``babelvl.benchmarks.re
 
 from __future__ import annotations
 
-import math
 import operator
 from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
@@ -17,12 +16,12 @@ from babelvl.errors import BabelvlError
 def text_or_none(value: Any) -> str | None:
     """Cell text with outer whitespace removed; None for missing, NaN, "nan" and empty cells.
 
-    MMBench stores absent hints/options as NaN (pandas) or the string "nan"; both mean "no value".
+    MMBench stores absent hints/options as NaN (pandas) or the string "nan"; both mean "no value"
+    (:func:`babelvl.data.loading.is_absent`, shared with the translation pipeline).
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value).strip()
-    return None if text == "" or text.lower() == "nan" else text
+    from babelvl.data.loading import is_absent
+
+    return None if is_absent(value) else str(value).strip()
 
 
 def as_int(value: Any) -> int | None:
@@ -38,9 +37,10 @@ def as_int(value: Any) -> int | None:
 
 
 def status_counts(scored: Sequence[Any]) -> dict[str, int]:
-    """``n_unparseable``, ``n_refusal`` and ``n_missing``: reported with every metrics dict."""
+    """``n_unparseable``, ``n_refusal``, ``n_unsure``, ``n_empty`` and ``n_missing``: reported with every metrics dict."""
     counts = Counter(s.status for s in scored)
     return {"n_unparseable": counts["unparseable"], "n_refusal": counts["refusal"],
+            "n_unsure": counts["unsure"], "n_empty": counts["empty"],
             "n_missing": counts["missing"]}
 
 

@@ -14,7 +14,10 @@ from typing import Any, Iterator, Literal, Sequence
 from babelvl.languages import LanguagePack
 
 AnswerKind = Literal["choice", "yesno"]
-Status = Literal["ok", "refusal", "unparseable", "missing"]
+Status = Literal["ok", "refusal", "unsure", "unparseable", "empty", "missing"]
+"""ok: an answer was read; refusal: the model declined; unsure: it hedged ("I'm not sure") without
+answering; unparseable: no rule could read an answer; empty: the response was empty or blank; missing:
+no response at all. Every status but ok is scored wrong and counted separately."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ precision = TP / (TP + FP), recall = TP / (TP + FN), F1, yes_ratio = share of "y
 unparseable (or missing, or refused) prediction is wrong and counts as "not yes" (a false negative when
 the gold is yes); POPE's script instead reads any answer without "no"/"not" as yes, and lmms-eval leaves
 such answers out of recall's denominator and computes yes_ratio from the gold answers (always 0.5 on
-POPE). Precision with no yes prediction is 0.0 (sklearn's ``zero_division=0``), and F1 is 0.0 when
+POPE): the ``lmms-eval`` profile reproduces that with :func:`lmms_eval_binary_metrics`. Precision with no yes prediction is 0.0 (sklearn's ``zero_division=0``), and F1 is 0.0 when
 precision + recall is 0.
 """
 
@@ -43,6 +43,24 @@ def binary_metrics(scored: Sequence[Scored]) -> dict[str, Any]:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"accuracy": sum(s.correct for s in scored) / n if n else None, "precision": precision,
             "recall": recall, "f1": f1, "yes_ratio": (tp + fp) / n if n else None, "n": n}
+
+
+def lmms_eval_binary_metrics(scored: Sequence[Scored]) -> dict[str, Any]:
+    """lmms-eval's POPE aggregation (``lmms_eval/tasks/pope/utils.py`` @ 75571cf, ``pope_aggregate_*``).
+
+    Accuracy and precision as :func:`binary_metrics`; recall counts a false negative only when the
+    answer reads exactly "no" (an answer that is neither yes nor no leaves recall's denominator), and
+    yes_ratio is the share of "yes" among the GOLD answers, not the predictions.
+    """
+    out = binary_metrics(scored)
+    tp = sum(s.answer == "yes" and s.prediction == "yes" for s in scored)
+    fn = sum(s.answer == "yes" and s.prediction == "no" for s in scored)
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    precision = out["precision"]
+    gold_yes = sum(s.answer == "yes" for s in scored)
+    out.update(recall=recall, f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+               yes_ratio=gold_yes / len(scored) if scored else 0)
+    return out
 
 
 class POPE(Benchmark):
@@ -95,10 +113,11 @@ class POPE(Benchmark):
     def prompt(self, item: Item, pack: LanguagePack) -> str:
         return f"{item.question}\n{pack.instruction('short_answer')}"
 
-    def metrics(self, scored: Sequence[Scored]) -> dict[str, Any]:
-        out: dict[str, Any] = {"overall": binary_metrics(scored)}
+    def metrics(self, scored: Sequence[Scored], aggregate: Any = binary_metrics) -> dict[str, Any]:
+        """Per split and overall; ``aggregate`` is :func:`binary_metrics` or :func:`lmms_eval_binary_metrics`."""
+        out: dict[str, Any] = {"overall": aggregate(scored)}
         present = sorted({s.category for s in scored if s.category},
                          key=lambda c: (c not in SPLITS, SPLITS.index(c) if c in SPLITS else 0, c))
         for split in present:
-            out[split] = binary_metrics([s for s in scored if s.category == split])
+            out[split] = aggregate([s for s in scored if s.category == split])
         return {**out, **status_counts(scored)}

@@ -10,6 +10,7 @@ benchmark asks for it, so memory does not grow with the number of items.
 
 from __future__ import annotations
 
+import math
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,7 +162,17 @@ def quiet_progress() -> Iterator[None]:
 
 def _read_parquet(files: Sequence[Path]) -> Any:
     import datasets
+    import pyarrow.parquet as pq
 
+    rows = 0
+    for file in files:  # checked here so the error names the bad file (datasets logs and names none)
+        try:
+            rows += pq.read_metadata(file).num_rows
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError...: all mean "not readable"
+            raise InputError(f"cannot read Parquet data: {exc}", file=str(file)) from None
+    if rows == 0:
+        raise InputError("no rows: the Parquet data is empty" + (f" ({len(files)} files)" if len(files) > 1 else ""),
+                         file=str(files[0]) if len(files) == 1 else str(files[0].parent))
     try:
         with quiet_progress():
             return datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train")
@@ -241,11 +252,64 @@ def iter_rows(rows: Any) -> Iterator[tuple[int, dict[str, Any]]]:
     yield from enumerate(rows)
 
 
-def require_columns(rows: Any, required: Sequence[str], *, file: str, benchmark: str) -> list[str]:
-    """Return the columns; raise InputError naming the file and the first missing column."""
+def require_columns(rows: Any, required: Sequence[str], *, file: str, benchmark: str,
+                    text: Sequence[str] = ("question",)) -> list[str]:
+    """Return the columns; raise InputError naming the file and the first missing column, or the first
+    row of a ``text`` column (every benchmark's question) that holds numbers instead of text."""
     present = column_names(rows)
     for name in required:
         if name not in present:
             raise InputError(f"missing required column for {benchmark} (columns present: "
                              f"{', '.join(present) or 'none'})", file=file, field=name)
+    require_text_columns(rows, [c for c in text if c in present], file=file)
     return present
+
+
+def is_absent(value: Any) -> bool:
+    """True for a cell that holds no value: None, NaN (pandas writes absent options so), "", "nan".
+
+    The one definition of "absent" for every reader: benchmarks (eval, score) and the translation
+    pipeline treat the same cells as missing, so a file one accepts the other accepts too.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str) and value.strip().lower() in ("", "nan")
+
+
+def _is_text_type(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type):
+        return True
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _is_text_type(arrow_type.value_type)
+    return False
+
+
+def require_text_columns(rows: Any, names: Sequence[str], *, file: str) -> None:
+    """Raise InputError when a column that must hold text holds numbers, dates or bytes.
+
+    A column whose cells are all absent (:func:`is_absent`; pandas stores an all-NaN column as
+    float64) is fine: it just has no values. The error names the first row holding a non-text value,
+    so the user can see what went wrong (a shifted CSV column, an id column under the wrong name).
+    """
+    table = getattr(getattr(rows, "data", None), "table", None)
+    if table is None:  # a list of dicts (tests, in-memory rows): check the values themselves
+        for name in names:
+            for row, record in enumerate(rows):
+                value = record.get(name)
+                if not is_absent(value) and not isinstance(value, (str, list, tuple)):
+                    raise InputError(f"holds {type(value).__name__} values where text is expected "
+                                     f"(first: {value!r})", file=file, row=row, field=name)
+        return
+    for name in names:
+        if name not in table.column_names:
+            continue
+        column = table.column(name)
+        if _is_text_type(column.type):
+            continue
+        for row, value in enumerate(column.to_pylist()):
+            if not is_absent(value):
+                raise InputError(f"the column holds {column.type} values where text is expected (first: "
+                                 f"{value!r}); convert it to strings, or drop it if it is not this field",
+                                 file=file, row=row, field=name)

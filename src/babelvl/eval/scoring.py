@@ -1,8 +1,16 @@
-"""Turn a model response into a :class:`Scored` outcome: shared by ``babelvl eval`` and ``babelvl score``."""
+"""Turn model responses into :class:`Scored` outcomes and metrics: shared by ``babelvl eval`` and ``babelvl score``.
+
+A profile (``--parser``) fixes both how each response is read and how a benchmark aggregates; they
+differ only where the named tool does: ``lmms-eval`` on POPE uses lmms-eval's recall and yes-ratio
+(``babelvl.benchmarks.pope.lmms_eval_binary_metrics``); every other profile x benchmark uses the
+benchmark's official aggregation. Every metrics dict carries an ``uncertainty`` block
+(``babelvl.eval.uncertainty``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 from babelvl import __version__
 from babelvl.benchmarks.base import Benchmark, Item, Scored
@@ -19,10 +27,51 @@ def judge(benchmark: Benchmark, item: Item, response: str | None, pack: Language
         parsed = parse_answer(response, kind=benchmark.kind, options=item.options, pack=pack,
                               mode=parser, benchmark=benchmark.name)
         prediction, status = parsed.prediction, parsed.status
+        if prediction is None and not response.strip():
+            status = "empty"  # whatever the profile calls it: nothing was generated
     return Scored(id=item.id, row=item.row, language=item.language, answer=item.answer,
                   prediction=prediction, status=status,
                   correct=prediction is not None and prediction == item.answer,
                   category=item.category, meta=dict(item.meta), options=dict(item.options))
+
+
+def compute_metrics(benchmark: Benchmark, scored: Sequence[Scored], parser: str = "babelvl", *,
+                    uncertainty: bool = True) -> dict[str, Any]:
+    """The benchmark's metrics under ``parser``'s aggregation, with standard errors and 95% intervals."""
+    from babelvl.eval.uncertainty import metric_uncertainty
+
+    if parser == "lmms-eval" and benchmark.name == "pope":
+        from babelvl.benchmarks.pope import lmms_eval_binary_metrics
+
+        metrics = benchmark.metrics(scored, aggregate=lmms_eval_binary_metrics)  # type: ignore[call-arg]
+    else:
+        metrics = benchmark.metrics(scored)
+    if uncertainty:
+        metrics["uncertainty"] = metric_uncertainty(benchmark.name, scored, parser)
+    return metrics
+
+
+@dataclass
+class ScoreResult:
+    metrics: dict[str, Any]
+    scored: list[Scored]
+    """Per-item judgments in item order (id, response's parsed answer, correct, status)."""
+
+
+def score_responses(benchmark: Benchmark, items: Sequence[Item], responses: Mapping[str, str | None],
+                    language: str | LanguagePack, parser: str = "babelvl") -> ScoreResult:
+    """Score ``responses`` (item id -> response text; an absent id is "missing") for ``items``.
+
+    The one entry point for scoring predictions made elsewhere (babelvl records, lmms-eval samples,
+    VLMEvalKit sheets): readers map their rows to item ids, this does the rest.
+    """
+    from babelvl.languages import load_language
+
+    pack = load_language(language) if isinstance(language, str) else language
+    scored = [judge(benchmark, item, responses.get(item.id), pack, parser) for item in items]
+    metrics = with_provenance(compute_metrics(benchmark, scored, parser), benchmark=benchmark.name,
+                              language=pack.code, parser=parser)
+    return ScoreResult(metrics, scored)
 
 
 def scored_to_record(scored: Scored, *, benchmark: str, prompt: str | None,

@@ -42,6 +42,11 @@ class Backend(ABC):
 
     #: how many requests the backend likes to receive per ``generate`` call
     batch_size: int = 1
+    #: seconds spent loading the model so far (backends that load lazily add to it inside ``generate``, so
+    #: the runner can take loading out of generation time); 0.0 when there is nothing to load
+    load_seconds: float = 0.0
+    #: tokens generated so far, or None when the backend cannot count them (reported as unknown)
+    generated_tokens: int | None = None
 
     @abstractmethod
     def identity(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,10 +20,29 @@ _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` means the first CUDA GPU, then Apple MPS, then CPU."""
-    if device != "auto":
-        return device
+    """``auto`` means the first CUDA GPU, then Apple MPS, then CPU. An explicit device this torch build
+    or machine cannot use is a :class:`BabelvlError` saying why, before any model is loaded."""
     import torch
+
+    if device != "auto":
+        try:
+            parsed = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise BabelvlError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+        if parsed.type == "cuda":
+            if not torch.cuda.is_available():
+                build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
+                raise BabelvlError(f"--device {device}: no usable CUDA GPU (torch {torch.__version__} is {build}); "
+                                   "install a CUDA build of torch on a GPU machine, or use --device cpu or auto")
+            if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+                raise BabelvlError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA "
+                                   f"device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})")
+        elif parsed.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                           and torch.backends.mps.is_available()):
+            raise BabelvlError(f"--device {device}: Apple MPS is not available here; use --device cpu or auto")
+        elif parsed.type not in ("cpu", "cuda", "mps"):
+            raise BabelvlError(f"--device {device!r}: babelvl runs models on cpu, cuda or mps")
+        return device
 
     if torch.cuda.is_available():
         return "cuda"
@@ -83,6 +103,9 @@ class TransformersBackend(Backend):
     Batches are left-padded so every row's new tokens start at the same position.
     """
 
+    generated_tokens: int | None = 0
+    _last_new_tokens = 0
+
     def __init__(
         self,
         model: str,
@@ -136,6 +159,13 @@ class TransformersBackend(Backend):
     def _load_locked(self) -> None:
         if self._model is not None:
             return
+        started = time.perf_counter()
+        try:
+            self._load_model()
+        finally:
+            self.load_seconds += time.perf_counter() - started
+
+    def _load_model(self) -> None:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -201,6 +231,7 @@ class TransformersBackend(Backend):
                 for start in range(0, len(indices), self.batch_size):
                     chunk = indices[start : start + self.batch_size]
                     texts = self._generate_batch([(i, requests[i]) for i in chunk], settings)
+                    self.generated_tokens = (self.generated_tokens or 0) + self._last_new_tokens
                     for i, text in zip(chunk, texts):
                         answers[i] = text
         return [a if a is not None else "" for a in answers]
@@ -255,8 +286,7 @@ class TransformersBackend(Backend):
                 inputs[key] = value.to(model.dtype)
         return self._decode(model, processor.tokenizer, inputs, settings)
 
-    @staticmethod
-    def _decode(model: Any, tokenizer: Any, inputs: Any, settings: GenerationSettings) -> list[str]:
+    def _decode(self, model: Any, tokenizer: Any, inputs: Any, settings: GenerationSettings) -> list[str]:
         import torch
 
         gen_kwargs: dict[str, Any] = {
@@ -271,6 +301,9 @@ class TransformersBackend(Backend):
         with torch.inference_mode():
             output = model.generate(**inputs, **gen_kwargs)
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        # generated tokens, padding after an early end excluded (for tokens/s in results.json)
+        self._last_new_tokens = int((new_tokens != tokenizer.pad_token_id).sum()) if tokenizer.pad_token_id is not None \
+            else int(new_tokens.numel())
         decoded = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.strip() for text in decoded]
 

@@ -1,9 +1,11 @@
 """Answer parsing: turn a model's free-text response into an option letter or yes/no.
 
-Three modes, one module each: ``babelvl`` (``multilingual.py``, works in every language with a language
-pack, no LLM judge), and two English-only compatibility modes that reproduce what other toolkits would
-have read, so scores can be compared with published ones: ``lmms-eval`` (``lmms_eval.py``) and
-``vlmevalkit`` (``vlmevalkit.py``).
+Five modes ("profiles"; each also fixes how the benchmark aggregates, see ``babelvl.eval.scoring``):
+``babelvl`` (``multilingual.py``, works in every language with a language pack, no LLM judge); two
+English-only compatibility modes that reproduce what other toolkits would have scored, so numbers can be
+compared with published ones: ``lmms-eval`` (``lmms_eval.py``) and ``vlmevalkit`` (``vlmevalkit.py``);
+and the benchmarks' own scorers where they differ: ``pope-official`` and ``mme-official``
+(``official.py``). Every module names the upstream file and commit it follows.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 from typing import Literal
 
 from babelvl.languages import LanguagePack
-from babelvl.parsing import lmms_eval, multilingual, vlmevalkit
+from babelvl.parsing import lmms_eval, multilingual, official, vlmevalkit
 from babelvl.parsing.result import Parsed
 
-PARSERS = ("babelvl", "lmms-eval", "vlmevalkit")
+PARSERS = ("babelvl", "lmms-eval", "vlmevalkit", "pope-official", "mme-official")
 
 __all__ = ["PARSERS", "Parsed", "parse_answer"]
 
@@ -35,4 +37,6 @@ def parse_answer(response: str, *, kind: Literal["choice", "yesno"], options: di
         return lmms_eval.parse(response, kind=kind, options=options, benchmark=benchmark)
     if mode == "vlmevalkit":
         return vlmevalkit.parse(response, kind=kind, options=options)
+    if mode in official.OFFICIAL_PROFILES:
+        return official.parse(response, kind=kind, mode=mode, benchmark=benchmark)
     raise ValueError(f"unknown parser mode '{mode}'; available: {', '.join(PARSERS)}")

@@ -1,6 +1,9 @@
 """lmms-eval compatibility parser: each benchmark's own post-processing, reproduced as written.
 
-Reference: lmms-eval 0.7.3 (PyPI wheel ``lmms_eval-0.7.3``; github.com/EvolvingLMMs-Lab/lmms-eval).
+Reference: lmms-eval 0.7.3 (PyPI wheel ``lmms_eval-0.7.3``), checked against github.com/EvolvingLMMs-Lab/lmms-eval
+@ 75571cfe0fa36ca5ec2e6aa2bb268f9d38295af3 (2026-08-06): ``lmms_eval/tasks/{pope,mme,scienceqa,ai2d,mmbench}``.
+Reading only; lmms-eval's POPE aggregation (recall and yes-ratio) is ``babelvl.benchmarks.pope.
+lmms_eval_binary_metrics``, picked by ``babelvl.eval.scoring.compute_metrics`` for this profile.
 The point is to report what lmms-eval would have scored, so its quirks are kept (English-only, and a
 French "Oui" is not a yes). Before any task code runs, lmms-eval strips generated text
 (``lmms_eval/api/task.py``, ``Task.process_results``); that is done here too.

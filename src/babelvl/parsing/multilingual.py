@@ -6,7 +6,7 @@ lives in this module, so adding a language stays "add a YAML file".
 
 Multiple choice, in order:
 
-1. An empty response is a refusal.
+1. An empty response is "empty".
 2. Letters restricted to the item's options are collected in their usual forms: "B", "B.", "B)",
    "(B)", "[B]", "B:", "**B**", "\\boxed{B}", lowercase "b)"/"(b)", and any letter (either case)
    right after an answer prefix or an option word ("The answer is B", "Antwort: D", "Opción c").
@@ -21,25 +21,29 @@ Multiple choice, in order:
    make the response unparseable.
 4. With no letter, a response that is exactly one option's text (ignoring case, accents and
    punctuation) is that option.
-5. Otherwise a refusal phrase makes the status "refusal".
+5. Otherwise a refusal phrase makes the status "refusal", and a hedge (pack key ``hedges``: "I'm not
+   sure", "difficile à dire") the status "unsure": reported, never guessed.
 6. Otherwise, when the response contains the text of exactly one option (a text contained in a
    longer matching one does not count: "dark red" beats "red"), that option; else unparseable.
 
 Yes/no, in order:
 
-1. An empty response is a refusal.
+1. An empty response is "empty".
 2. Answers of at most three words holding both a yes and a no word ("Yes and no", "oui/non") are
    unparseable.
 3. The first word decides when it is a yes/no word ("Oui.", "JA!", "Sì", "No, there is not",
    "Sí, hay un perro"), after leading markup and an answer prefix ("Answer: yes") are skipped,
-   unless a refusal phrase starts there ("No sé", "Non posso").
+   unless a refusal or hedge phrase starts there ("No sé", "Non posso", "No estoy seguro").
 4. Otherwise a refusal phrase anywhere makes the status "refusal".
 5. Otherwise yes/no words that stand alone (followed by punctuation or the end: "I think so, yes.")
    or follow an answer prefix decide when they all agree; disagreeing ones are unparseable. A yes/no
    word inside a sentence is not read ("si" is also "if" and a pronoun).
-6. Otherwise a sentence containing a negation word reads as "no" ("There is no cat", "Il n'y a pas
-   de chat", "Es gibt keine Katze"). Conservative on purpose: an affirmative sentence without a yes
-   word ("There is a cat") stays unparseable rather than being guessed as "yes".
+6. Otherwise a hedge anywhere ("There might be a cat", "Forse") makes the status "unsure".
+7. Otherwise a sentence containing a negation word reads as "no" ("There is no cat", "Il n'y a pas
+   de chat", "Es gibt keine Katze", "Non c'è nessun gatto").
+8. Otherwise a phrase affirming presence (pack key ``affirmations``: "I can see a cat", "The image
+   contains a cat", "Il y a un chat", "Auf dem Bild ist eine Katze zu sehen", "Nell'immagine c'è un
+   gatto", "Hay un gato") reads as "yes". Anything else stays unparseable.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ _LATEX_WRAP = re.compile(r"\\[a-zA-Z]+\{([^{}]*)\}")
 _SINGLE_LETTER = re.compile(r"(?<!\w)([A-Za-z])(?!\w)")
 _OPENERS = "([{\"'«“<"
 _SENTENCE_END = re.compile(r"[.!?;\n]")
+_UNIT_MARKS = "°º"
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class Lexicon:
     prefix_at_start: re.Pattern[str] | None
     prefix_at_end: re.Pattern[str] | None
     word_letters: frozenset[str]
+    affirmations: re.Pattern[str] | None = None
+    hedges: re.Pattern[str] | None = None
 
 
 def packs_for(pack: LanguagePack) -> tuple[LanguagePack, ...]:
@@ -85,7 +92,7 @@ def packs_for(pack: LanguagePack) -> tuple[LanguagePack, ...]:
 
 def lexicon(packs: Sequence[LanguagePack]) -> Lexicon:
     key = tuple((p.yes, p.no, p.refusals, p.negations, p.answer_prefixes, p.option_words,
-                 _word_letters(p)) for p in packs)
+                 _word_letters(p), _words(p, "affirmations"), _words(p, "hedges")) for p in packs)
     return _compile(key)
 
 
@@ -97,11 +104,20 @@ def _word_letters(pack: LanguagePack) -> tuple[str, ...] | None:
     return tuple(str(v).strip().upper() for v in value)
 
 
+def _words(pack: LanguagePack, key: str) -> tuple[str, ...]:
+    """An optional word list of the pack (``affirmations``, ``hedges``; see en.yaml)."""
+    return tuple(str(v) for v in pack.extra.get(key) or ())
+
+
 @lru_cache(maxsize=64)
 def _compile(key: tuple) -> Lexicon:
     yes, no, refusals, negations, prefixes, option_words = ([], [], [], [], [], [])
+    affirmations: list[str] = []
+    hedges: list[str] = []
     letters: set[str] = set()
-    for p_yes, p_no, p_ref, p_neg, p_pre, p_opt, p_letters in key:
+    for p_yes, p_no, p_ref, p_neg, p_pre, p_opt, p_letters, p_aff, p_hedge in key:
+        affirmations += p_aff
+        hedges += p_hedge
         yes += p_yes
         no += p_no
         refusals += p_ref
@@ -120,6 +136,7 @@ def _compile(key: tuple) -> Lexicon:
         prefix_at_start=re.compile(rf"^(?:{prefix.pattern}){sep}") if prefix else None,
         prefix_at_end=re.compile(rf"(?:{prefix.pattern}){sep}$") if prefix else None,
         word_letters=frozenset(letters),
+        affirmations=any_phrase(affirmations), hedges=any_phrase(hedges),
     )
 
 
@@ -134,7 +151,7 @@ def parse(response: str, *, kind: str, options: dict[str, str], pack: LanguagePa
 
 def parse_choice(response: str, options: dict[str, str], lex: Lexicon) -> Parsed:
     if not response or not response.strip():
-        return Parsed.refusal()
+        return Parsed.empty()
     text = _MARKUP.sub("", _LATEX_WRAP.sub(r"\1", strip_accents(response))).strip()
     allowed = {k.upper() for k in options if len(k) == 1 and k.isalpha()} or set(string.ascii_uppercase)
     texts = {k.upper(): normalise_option_text(v) for k, v in options.items() if normalise_option_text(v)}
@@ -144,7 +161,7 @@ def parse_choice(response: str, options: dict[str, str], lex: Lexicon) -> Parsed
     if len(norm) > 1 and len(exact) == 1:  # "Vitamin C" is option text, not letter C
         return Parsed.ok(exact[0])
 
-    explicit, loose = _find_letters(text, allowed, texts, lex)
+    explicit, loose = _find_letters(text, allowed, texts, lex, _echo_spans(text, options))
     for group in (explicit, loose):
         if len(group) == 1:
             return Parsed.ok(group.pop())
@@ -155,6 +172,8 @@ def parse_choice(response: str, options: dict[str, str], lex: Lexicon) -> Parsed
         return Parsed.ok(exact[0])
     if lex.refusals and lex.refusals.search(fold(text)):
         return Parsed.refusal()
+    if lex.hedges and lex.hedges.search(fold(text)):
+        return Parsed.unsure()
     found = [k for k, v in texts.items() if f" {v} " in f" {norm} "]
     found = [k for k in found if not any(o != k and texts[k] != texts[o] and f" {texts[k]} " in f" {texts[o]} "
                                          for o in found)]
@@ -163,19 +182,45 @@ def parse_choice(response: str, options: dict[str, str], lex: Lexicon) -> Parsed
     return Parsed.unparseable()
 
 
-def _find_letters(text: str, allowed: set[str], texts: dict[str, str],
-                  lex: Lexicon) -> tuple[set[str], set[str]]:
+def _echo_spans(text: str, options: dict[str, str]) -> list[tuple[int, int]]:
+    """Where ``text`` repeats an option's own text (longer than one character), as (start, end) spans.
+
+    A letter inside such a span belongs to the echoed text, not to the answer: "C) Solution A",
+    "(C) sample B", "A. -24°C", "C) Washington, D.C." read as C, C, A, C.
+    """
+    spans = []
+    for key, value in options.items():
+        echo = _MARKUP.sub("", _LATEX_WRAP.sub(r"\1", strip_accents(str(value)))).strip()
+        if not echo or not re.search(r"(?<![^\W\d_])[A-Za-z](?![^\W\d_])", echo):
+            continue  # only texts holding a standalone letter can hide one
+        words = [re.escape(w) for w in echo.split()]
+        start = r"(?<!\w)" if re.match(r"\w", echo) else ""
+        end = r"(?!\w)" if re.search(r"\w$", echo) else ""
+        body = r"\s+".join(words) + end
+        if len(echo) >= 2:
+            spans += [m.span() for m in re.finditer(start + body, text, re.IGNORECASE)]
+        # a one-letter text ("D) A") is an echo only right after its own letter
+        own = rf"(?<!\w)[(\[]?{re.escape(key)}(?:[)\].:]|\s*[-–—])?\s*(?P<echo>{body})"
+        spans += [m.span("echo") for m in re.finditer(own, text)]
+    return spans
+
+
+def _find_letters(text: str, allowed: set[str], texts: dict[str, str], lex: Lexicon,
+                  echoes: Sequence[tuple[int, int]] = ()) -> tuple[set[str], set[str]]:
     """Letters asserted in ``text``: (introduced by a prefix/option word, bare).
 
     A bare letter in the same sentence as an introduced one joins it ("The answer is B or C" is
-    ambiguous, "The answer is B. A is wrong" is not).
+    ambiguous, "The answer is B. A is wrong" is not). Letters inside ``echoes`` (an option's text
+    repeated in the answer) are not answers.
     """
     hits: list[tuple[int, str, bool]] = []
     only_letter = re.fullmatch(r"\W*([A-Za-z])\W*", text)
     for m in _SINGLE_LETTER.finditer(text):
         char, letter = m.group(1), m.group(1).upper()
-        if letter not in allowed:
+        if letter not in allowed or any(a <= m.start() and m.end() <= b for a, b in echoes):
             continue
+        if m.start() and text[m.start() - 1] in _UNIT_MARKS:
+            continue  # "°C", "°F": a unit, not a letter
         before, after = text[:m.start()], text[m.end():]
         introduced = bool(lex.introducer_at_end and lex.introducer_at_end.search(before))
         if only_letter or _letter_form(char, before, after, introduced, letter, texts, lex) == "letter":
@@ -230,7 +275,7 @@ def _letter_form(char: str, before: str, after: str, introduced: bool, letter: s
 
 def parse_yesno(response: str, lex: Lexicon) -> Parsed:
     if not response or not response.strip():
-        return Parsed.refusal()
+        return Parsed.empty()
     text = fold(_MARKUP.sub("", response)).strip()
     yes_hits = _hits(lex.yes, text)
     no_hits = _hits(lex.no, text)
@@ -238,7 +283,7 @@ def parse_yesno(response: str, lex: Lexicon) -> Parsed:
         return Parsed.unparseable()
 
     body = _skip_lead(text, lex)
-    refusal_first = bool(lex.refusals and lex.refusals.match(body))
+    refusal_first = bool(lex.refusals and lex.refusals.match(body)) or bool(lex.hedges and lex.hedges.match(body))
     if not refusal_first:
         for pattern, answer in ((lex.yes, "yes"), (lex.no, "no")):
             if pattern and pattern.match(body):
@@ -252,8 +297,12 @@ def parse_yesno(response: str, lex: Lexicon) -> Parsed:
         return Parsed.ok(votes.pop())
     if votes:
         return Parsed.unparseable()
+    if lex.hedges and lex.hedges.search(text):
+        return Parsed.unsure()
     if lex.negations and lex.negations.search(text):
         return Parsed.ok("no")
+    if lex.affirmations and lex.affirmations.search(text):
+        return Parsed.ok("yes")
     return Parsed.unparseable()
 
 

@@ -27,5 +27,13 @@ class Parsed:
         return cls(None, "refusal")
 
     @classmethod
+    def unsure(cls) -> Parsed:
+        return cls(None, "unsure")
+
+    @classmethod
+    def empty(cls) -> Parsed:
+        return cls(None, "empty")
+
+    @classmethod
     def unparseable(cls) -> Parsed:
         return cls(None, "unparseable")

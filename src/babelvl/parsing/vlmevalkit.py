@@ -1,6 +1,6 @@
 """VLMEvalKit compatibility parser: its exact-matching answer extraction, without the GPT judge.
 
-Reference: github.com/open-compass/VLMEvalKit,
+Reference: github.com/open-compass/VLMEvalKit @ e8e78f05f3080fe28154f2130321f17951c3be94 (2026-08-18),
 - ``vlmeval/utils/matching_util.py``: ``can_infer_option``, ``can_infer_text``, ``can_infer``
   (multiple choice; VLMEvalKit calls them on the raw prediction before any judge);
 - ``vlmeval/dataset/utils/yorn.py``: ``YOrN_Extraction`` (yes/no benchmarks such as MME and POPE);
@@ -8,7 +8,9 @@ Reference: github.com/open-compass/VLMEvalKit,
 
 Versions of ``can_infer_option`` differ; this follows the current one: a letter token counts only
 among the last four tokens of the response, and ``can_infer_text`` gives up on responses longer than
-twice the total length of the option texts. The "A might be a quantifier" check only runs when the
+twice the total length of the option texts. When no option token is found, the current version also
+reads verbose chain-of-thought answers with ``_VERBOSE_ANSWER_RE`` ("The correct answer is **B**",
+"The answer is C": letters A-D only, case-insensitive, first match). The "A might be a quantifier" check only runs when the
 ``VERBOSE`` environment variable is set in VLMEvalKit; it is left out (the default).
 
 English-only by design. Outcomes map to babelvl statuses: a letter -> "ok"; 'Z' (VLMEvalKit's
@@ -29,6 +31,9 @@ REJECT_TO_ANSWER = (
     "I'm sorry, but without the image provided",
     "Cannot determine the answer",
 )
+
+_VERBOSE_ANSWER_RE = re.compile(r"(?i)(?:correct\s+)?answer\s+is\s+\**([ABCD])\**")
+"""``matching_util._VERBOSE_ANSWER_RE`` as upstream (its ``(?i)`` also lets "answer is a" read as A)."""
 
 
 def parse(response: str, *, kind: str, options: dict[str, str]) -> Parsed:
@@ -65,6 +70,9 @@ def can_infer_option(answer: str, choices: dict[str, str]) -> str | bool:
                 return ch
     elif count == 0 and count_choice(splits, {"Z", ""}) == 1:
         return "Z"
+    match = _VERBOSE_ANSWER_RE.search(answer or "")
+    if match and match.group(1).upper() in choices:
+        return match.group(1).upper()
     return False
 
 
@@ -87,7 +95,7 @@ def can_infer(answer: str, choices: dict[str, str]) -> str | bool:
 _PUNCT = [";", r"/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`",
           ",", "?", "!"]
 _COMMA_STRIP = re.compile(r"(\d)(,)(\d)")
-_PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")  # sic: a lookahead, as in VLMEvalKit
+_PERIOD_STRIP = re.compile(r"(?<!\d)\.(?!\d)")
 
 
 def process_punctuation(in_text: str) -> str:

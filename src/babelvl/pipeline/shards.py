@@ -41,19 +41,26 @@ def output_paths(out_dir: Path, shard: Shard) -> tuple[Path, Path]:
 
 
 def is_finished(out_dir: Path, shard: Shard) -> bool:
-    data, rejects = output_paths(out_dir, shard)
-    return data.exists() and rejects.exists()
+    """The rejects file is written last, so it marks a finished shard, also one that kept no row (and so
+    has no Parquet file)."""
+    return output_paths(out_dir, shard)[1].exists()
 
 
 def write_shard(out_dir: Path, shard: Shard, records: list[Record], schema: pa.Schema | None = None) -> tuple[int, int]:
-    """Write kept records (Parquet) and rejected ones (JSONL with reasons); returns (kept, rejected)."""
+    """Write kept records (Parquet) and rejected ones (JSONL with reasons); returns (kept, rejected).
+
+    A shard that kept no row writes no Parquet file: a 0-row file has no columns to agree with the
+    other shards' schema, and ``load_dataset`` fails on it. Its rejects file alone marks it finished.
+    """
     kept = [{k: v for k, v in r.items() if k != REJECT} for r in records if not r.get(REJECT)]
     rejected = [r for r in records if r.get(REJECT)]
     data_path, rejects_path = output_paths(out_dir, shard)
-    table = pa.Table.from_pylist(kept, schema=schema) if kept or schema is not None else pa.table({})
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    write_atomic(data_path, buffer.getvalue())
+    if kept:
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(kept, schema=schema), buffer)
+        write_atomic(data_path, buffer.getvalue())
+    else:
+        data_path.unlink(missing_ok=True)  # left by an earlier attempt at this shard
     lines = "".join(json.dumps(_jsonable(r), ensure_ascii=False, default=_summary) + "\n" for r in rejected)
     write_atomic(rejects_path, lines)  # written last: its presence marks the shard finished
     return len(kept), len(rejected)

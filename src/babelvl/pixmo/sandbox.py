@@ -1,33 +1,40 @@
-"""Run untrusted dataset Python (e.g. CoSyn plotting scripts) in a throwaway folder, with limits.
+"""Run untrusted dataset Python (e.g. model-written CoSyn plotting scripts) in an OS-level sandbox.
 
-Dataset code can loop forever, allocate without bound, write anywhere or reach for the network.
-:func:`run_sandboxed` runs it in a child interpreter with these layers; a layer that cannot be set
-up on this machine is skipped, and ``SandboxResult.layers`` says which ones were active:
+Dataset code can loop forever, allocate without bound, write anywhere, read secrets, reach for the
+network or try to escape on purpose. An in-process audit hook is not a security boundary, so
+:func:`run_sandboxed` runs the code under `bubblewrap <https://github.com/containers/bubblewrap>`_
+(``bwrap``, the sandbox Flatpak is built on) with these layers; ``SandboxResult.layers`` names them:
 
-* ``netns``: the child moves itself into a new, empty network namespace before any dataset code
-  runs (``unshare(CLONE_NEWNET)``: ``os.unshare`` on Python 3.12+, libc through ctypes before).
-  Needs root or CAP_SYS_ADMIN; without it the child carries on with the audit hook alone. Doing
-  the call in the child makes the ``unshare -n`` command unnecessary: same system call, no extra
-  program.
-* ``rlimits``: RLIMIT_AS (``memory_mb``), RLIMIT_CPU (``cpu_s``), RLIMIT_FSIZE and RLIMIT_CORE=0,
-  set by the child on itself before the dataset code runs (no ``preexec_fn``, which is unsafe in a
-  threaded parent). Raising them again is refused by the audit hook.
-* ``audit``: a :func:`sys.addaudithook` hook, installed before the dataset code runs, refuses
-  sockets and other network events, subprocesses (``subprocess.Popen``, ``os.system``,
-  ``os.exec*``, ``os.fork``, ``os.posix_spawn``), signals to other processes, and any write,
-  delete, rename, chmod or mkdir outside the work folder.
-* ``wall``: the parent kills the child's whole process group after ``timeout_s``.
-* ``env``: a minimal environment: no proxies or credentials; HOME, TMPDIR, XDG dirs and
-  MPLCONFIGDIR inside the work folder; MPLBACKEND=Agg; one BLAS thread.
+* ``bwrap``: new user, PID, network, mount, IPC, UTS (and cgroup) namespaces; every capability
+  dropped; uid/gid 65534 inside; no further user namespaces; ``--new-session`` (no terminal to push
+  keystrokes into); ``--die-with-parent``. The file system is a read-only view of only what
+  rendering needs: ``/usr``, the interpreter's prefix, the virtual environment and the folders
+  holding matplotlib, numpy, PIL and pandas, ``/etc/fonts`` and ``/etc/ld.so.cache``. No host
+  ``/proc`` (a fresh one of the sandbox's own PID namespace), no ``/etc/passwd``, no home folder.
+  The only writable place is a size-capped private tmpfs (``/sandbox``, also ``/tmp``), thrown
+  away with the namespace (``/dev`` is a minimal, read-only one: no ``/dev/shm`` to fill). bwrap itself is started with an empty environment, so the PID 1 the
+  code can see carries nothing either.
+* ``rlimits``: address space (``memory_mb``), CPU seconds, file size, no core files, processes.
+* ``seccomp``: (libseccomp, loaded by the child before the code runs) process creation, exec,
+  ptrace, namespace, mount, keyring and io_uring calls kill the process with SIGSYS; non-Unix
+  sockets fail.
+* ``audit``: a :func:`sys.addaudithook` hook gives a readable reason for the same refusals
+  (network, subprocess, writes outside the work folder, raising limits, ctypes, gc and frame
+  introspection) and ends the process at the first one.
+* ``wall``: the parent kills bwrap after ``timeout_s``; the PID namespace dies with its init, so
+  no process the code started can outlive the run (checked afterwards: see ``leftover``).
 
-This is not a security boundary against code written to escape it: audit hooks do not see what
-native code does (ctypes, C extensions), reads are not restricted, and Python code can tamper with
-the interpreter. Together with rlimits, a network namespace and a throwaway folder they cover what
-dataset scripts actually do wrong; run deliberately hostile code in a container or VM.
+Nothing is copied back but what the parent reads from pipes it opened: stdout and stderr (tails),
+the refusal report, and at most one output file (``output``, capped at ``max_output_bytes``).
+A refusal is a failure with that reason even when the code caught the error: the hook ends the
+process, and the report pipe keeps what was sent.
 
-Reasons are ``"<kind>: <text>"``; :attr:`SandboxResult.kind` is the kind: ``timeout``, ``memory``,
-``network``, ``write_outside``, ``subprocess``, ``forbidden`` (other refused actions) or
-``error`` (``"error: <ExceptionType>: <message>"``). Renderers add ``no_output``.
+Where bwrap cannot run, :func:`run_sandboxed` raises :class:`SandboxUnavailable` (with how to
+install it) unless the caller opts out with ``unsafe_no_sandbox=True`` or the environment variable
+``BABELVL_UNSAFE_NO_SANDBOX=1`` (what the CLI's ``--unsafe-no-sandbox`` sets): the code then runs
+as a plain child process with only the rlimits, seccomp and audit layers, in ``workdir``.
+
+Reasons are ``"<kind>: <text>"``; :attr:`SandboxResult.kind` is one of :data:`REASON_KINDS`.
 """
 
 from __future__ import annotations
@@ -35,25 +42,49 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-INTERNAL_DIRS = (".mplconfig", ".tmp", ".cache", ".config")
-"""Folders the sandbox makes inside the work folder for HOME-like state; never listed in ``files``."""
+from babelvl.errors import BabelvlError
 
+CHILD = Path(__file__).with_name("_sandbox_child.py")
+UNSAFE_ENV = "BABELVL_UNSAFE_NO_SANDBOX"
+BOX = "/sandbox"
+"""The work folder inside the sandbox (a private tmpfs)."""
+CONTROL = "/babelvl"
+"""Where the parent's read-only inputs (child script, spec, code, seed files) appear inside."""
+SANDBOX_UID = 65534
+INTERNAL_DIRS = (".mplconfig", ".tmp", ".cache", ".config")
 TAIL_BYTES = 64 * 1024
-MAX_FILES_LISTED = 1000
+REPORT_BYTES = 256 * 1024
+RENDER_MODULES = ("matplotlib", "numpy", "PIL", "pandas")
 REASON_KINDS = ("timeout", "memory", "network", "write_outside", "subprocess", "forbidden", "error",
-                "no_output")
+                "no_output", "too_large")
+REFUSED_EXIT = 113  # the child's exit status when its audit hook stopped it (see _sandbox_child)
+
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install "
+                "bubblewrap) and make sure user namespaces are allowed (in a container: run it with "
+                "--security-opt seccomp=unconfined or use a VM); or, only for code you trust, pass "
+                f"--unsafe-no-sandbox (or set {UNSAFE_ENV}=1)")
 
 _PROXY_VARS = {"http_proxy", "https_proxy", "ftp_proxy", "all_proxy", "no_proxy", "socks_proxy"}
 _MEMORY_MARKERS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "out of memory")
+_TOP_LEVEL_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_ETC_FILES = ("/etc/fonts", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
+
+
+class SandboxUnavailable(BabelvlError):
+    """bubblewrap cannot run here, and running untrusted code without it was not allowed."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +98,15 @@ class SandboxResult:
     reason: str | None
     seconds: float
     files: tuple[str, ...] = ()
-    """Files created or changed in the work folder, relative to it, sorted."""
+    """Files the code left in its work folder (as the child reported them: informational)."""
     violations: tuple[str, ...] = ()
-    """Refused actions, as reasons; a run that caught them and still finished stays ``ok``."""
+    """Refused actions, as reasons; any of them makes the run fail."""
     layers: tuple[str, ...] = ()
     """Isolation layers that were active: see the module docstring."""
+    output: bytes | None = None
+    """The ``output`` file's bytes, when the run succeeded and the code wrote it."""
+    leftover: int = 0
+    """Processes of the run still alive after it ended (killed then; always 0 under bwrap)."""
 
     @property
     def kind(self) -> str | None:
@@ -79,91 +114,370 @@ class SandboxResult:
         return None if self.reason is None else self.reason.split(":", 1)[0]
 
 
-def run_sandboxed(argv_or_code: str | Sequence[str], *, workdir: Path, timeout_s: float = 30,
-                  memory_mb: int = 1024, cpu_s: float | None = None, allow_network: bool = False,
-                  env: Mapping[str, str] | None = None, stdin: bytes | None = None,
-                  fsize_mb: int = 256) -> SandboxResult:
+def unsafe_allowed(explicit: bool | None = None) -> bool:
+    """The caller's explicit choice, else ``$BABELVL_UNSAFE_NO_SANDBOX`` (``1``/``true``/``yes``)."""
+    if explicit is not None:
+        return explicit
+    return os.environ.get(UNSAFE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def run_sandboxed(argv_or_code: str | Sequence[str], *, workdir: Path | None = None,
+                  timeout_s: float = 30, memory_mb: int = 1024, cpu_s: float | None = None,
+                  allow_network: bool = False, env: Mapping[str, str] | None = None,
+                  stdin: bytes | None = None, fsize_mb: int = 64, work_mb: int = 256,
+                  output: str | None = None, max_output_bytes: int = 32 * 1024 * 1024,
+                  seed: Path | None = None, unsafe_no_sandbox: bool | None = None,
+                  audit_hook: bool = True) -> SandboxResult:
     """Run Python source (a ``str``) or a script (``[path, *args]`` or ``["-m", module, *args]``).
 
-    The child's cwd is ``workdir`` (created if missing; pass a fresh temporary folder) and it may
-    write nowhere else. ``cpu_s`` defaults to the wall limit rounded up, plus one second.
-    ``env`` adds variables to the minimal environment; ``stdin`` is fed to the child.
+    ``workdir`` is a host folder for the run's control files (a temporary one by default); under
+    ``unsafe_no_sandbox`` it is also the child's working folder. ``output`` names a file the code
+    writes in its work folder; its bytes come back in :attr:`SandboxResult.output`. ``seed`` is a
+    host folder copied into the work folder first. ``cpu_s`` defaults to the wall limit rounded up,
+    plus one second. ``env`` adds variables to the minimal environment. ``audit_hook=False`` leaves
+    the audit layer out: only for tests that show the OS layers hold on their own.
+    Raises :class:`SandboxUnavailable` when bwrap cannot run and unsafe mode was not chosen.
     """
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    for name in INTERNAL_DIRS:
-        (workdir / name).mkdir(exist_ok=True)
-    cpu_limit = math.ceil(cpu_s if cpu_s is not None else timeout_s + 1)
-    before = _snapshot(workdir)
-    with tempfile.TemporaryDirectory(prefix="babelvl-sandbox-") as control_name:
+    unsafe = unsafe_allowed(unsafe_no_sandbox)
+    if not unsafe:
+        require_sandbox()
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="babelvl-sandbox-", dir=workdir) as control_name:
         control = Path(control_name)
-        spec: dict[str, Any] = {"workdir": str(workdir), "allow_network": allow_network,
-                                "memory_mb": memory_mb, "cpu_s": cpu_limit, "fsize_mb": fsize_mb,
-                                "report": str(control / "report.jsonl")}
-        if isinstance(argv_or_code, str):
-            (control / "code.py").write_text(argv_or_code, encoding="utf-8")
-            spec["code_file"] = str(control / "code.py")
-        else:
-            spec["argv"] = [os.fspath(arg) for arg in argv_or_code]
-            if not spec["argv"]:
-                raise ValueError("run_sandboxed: empty argv")
-        command = [sys.executable, "-I", "-B", "-X", "utf8", str(Path(__file__).resolve()),
-                   json.dumps(spec)]
-        returncode, timed_out, seconds = _run(command, workdir=workdir, control=control,
-                                              env=_child_env(workdir, env, allow_network),
-                                              stdin=stdin, timeout_s=timeout_s)
-        report = _read_report(control / "report.jsonl")
-        stdout, stderr = _tail(control / "stdout"), _tail(control / "stderr")
-    violations = tuple(report.get("violations", ()))
-    reason = _reason(timed_out=timed_out, returncode=returncode, report=report, stderr=stderr,
-                     timeout_s=timeout_s, cpu_s=cpu_limit, memory_mb=memory_mb)
-    return SandboxResult(ok=reason is None, returncode=returncode, stdout=stdout, stderr=stderr,
-                         reason=reason, seconds=round(seconds, 3),
-                         files=_changed_files(workdir, before), violations=violations,
-                         layers=tuple(report.get("layers", ())))
+        if unsafe:
+            box = Path(workdir or control / "work").resolve()
+            box.mkdir(parents=True, exist_ok=True)
+        return _run_in(argv_or_code, control=control, unsafe=unsafe,
+                       box=str(box) if unsafe else BOX, timeout_s=timeout_s, memory_mb=memory_mb,
+                       cpu_s=cpu_s, allow_network=allow_network, env=env, stdin=stdin,
+                       fsize_mb=fsize_mb, work_mb=work_mb, output=output,
+                       max_output_bytes=max_output_bytes, seed=seed, audit_hook=audit_hook)
 
 
-def probe_layers() -> tuple[str, ...]:
+def require_sandbox(*, unsafe_no_sandbox: bool | None = None) -> None:
+    """Raise :class:`SandboxUnavailable` unless bwrap works here or unsafe mode was chosen.
+
+    ``unsafe_no_sandbox=True`` also sets ``$BABELVL_UNSAFE_NO_SANDBOX`` so that worker processes
+    (the local and Ray executors) make the same choice.
+    """
+    if unsafe_no_sandbox:
+        os.environ[UNSAFE_ENV] = "1"
+    if unsafe_allowed(unsafe_no_sandbox or None):
+        return
+    problem = bwrap_problem()
+    if problem:
+        raise SandboxUnavailable(f"refusing to run untrusted code without a sandbox: {problem}; "
+                                 f"{INSTALL_HINT}")
+
+
+def probe_layers(unsafe_no_sandbox: bool | None = None) -> tuple[str, ...]:
     """The isolation layers a sandboxed child gets on this machine (runs one tiny child)."""
-    with tempfile.TemporaryDirectory(prefix="babelvl-probe-") as workdir:
-        return run_sandboxed("pass", workdir=Path(workdir), timeout_s=30).layers
+    return run_sandboxed("pass", timeout_s=30, unsafe_no_sandbox=unsafe_no_sandbox).layers
 
 
-# --- parent side ----------------------------------------------------------------------------------
+def bwrap_path() -> str | None:
+    """The bwrap executable, or None."""
+    return shutil.which("bwrap") or next((p for p in ("/usr/bin/bwrap", "/usr/local/bin/bwrap")
+                                          if os.access(p, os.X_OK)), None)
 
-def _child_env(workdir: Path, extra: Mapping[str, str] | None, allow_network: bool) -> dict[str, str]:
+
+@lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """None when bwrap can start a sandbox here; otherwise what went wrong (checked once)."""
+    if not sys.platform.startswith("linux"):
+        return f"bubblewrap needs Linux (this is {sys.platform})"
+    binary = bwrap_path()
+    if binary is None:
+        return "bwrap (bubblewrap) is not installed"
+    command = [binary, *_namespace_options(allow_network=False), "--ro-bind", "/", "/", "--proc",
+               "/proc", "--dev", "/dev", "--", sys.executable, "-I", "-S", "-c", "pass"]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=60, env=_bwrap_env(),
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bwrap could not start: {exc}"
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"bwrap could not create a sandbox here ({detail[-1] if detail else done.returncode})"
+    return None
+
+
+# --- the bwrap command --------------------------------------------------------------------------------
+
+def _namespace_options(*, allow_network: bool) -> list[str]:
+    options = ["--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-uts",
+               "--unshare-cgroup-try", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+               "--disable-userns", "--hostname", "babelvl-sandbox", "--die-with-parent",
+               "--new-session", "--cap-drop", "ALL"]
+    if not allow_network:
+        options.insert(3, "--unshare-net")
+    return options
+
+
+def _bwrap_env() -> dict[str, str]:
+    """bwrap's own environment: empty but PATH (the sandbox's PID 1 is bwrap; its environ is visible)."""
+    return {"PATH": "/usr/bin:/bin"}
+
+
+@lru_cache(maxsize=1)
+def _python_roots() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(read-only folders to bind, extra sys.path entries): the interpreter and rendering packages."""
+    wanted = [sys.base_prefix, sys.prefix, os.path.dirname(sys.executable),
+              os.path.dirname(os.path.realpath(sys.executable))]
+    extra_path = []
+    for module in RENDER_MODULES:
+        spec = find_spec(module)
+        if spec is None or not spec.origin:
+            continue
+        site = os.path.dirname(os.path.dirname(spec.origin))  # site-packages/<pkg>/__init__.py
+        wanted.append(site)
+        extra_path.append(site)
+    roots: list[str] = []
+    for path in sorted({os.path.abspath(p) for p in wanted} | {os.path.realpath(p) for p in wanted},
+                       key=len):
+        if path in ("/", "") or not os.path.isdir(path):
+            continue
+        if path == "/usr" or any(path == r or path.startswith(r.rstrip("/") + "/") for r in
+                                 ["/usr", *roots]):
+            continue
+        if path == BOX or path.startswith((BOX + "/", CONTROL + "/")) or path == CONTROL:
+            raise SandboxUnavailable(f"the Python installation lives under {path}, which the sandbox "
+                                     "uses for itself")
+        roots.append(path)
+    return tuple(roots), tuple(dict.fromkeys(extra_path))
+
+
+def _bwrap_command(control_in: Path, *, allow_network: bool, work_mb: int) -> list[str]:
+    binary = bwrap_path()
+    assert binary is not None  # checked by bwrap_problem()
+    command = [binary, *_namespace_options(allow_network=allow_network), "--clearenv",
+               "--ro-bind", "/usr", "/usr"]
+    for name in _TOP_LEVEL_LINKS:
+        host = Path("/") / name
+        if host.is_symlink():
+            command += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            command += ["--ro-bind", str(host), str(host)]
+    for path in _ETC_FILES:
+        command += ["--ro-bind-try", path, path]
+    roots, _ = _python_roots()
+    for root in roots:
+        command += ["--ro-bind", root, root]
+    # /dev is a tmpfs of its own: read-only, or it would be host memory the code could fill without limit
+    command += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc",
+                "--perms", "0700", "--size", str(work_mb * 1024 * 1024), "--tmpfs", BOX,
+                "--dir", f"{BOX}/.tmp", "--symlink", f"{BOX}/.tmp", "/tmp",
+                "--ro-bind", str(control_in), CONTROL, "--chdir", BOX, "--remount-ro", "/"]
+    return command
+
+
+# --- one run ------------------------------------------------------------------------------------------
+
+def _run_in(argv_or_code: str | Sequence[str], *, control: Path, unsafe: bool, box: str,
+            timeout_s: float, memory_mb: int, cpu_s: float | None, allow_network: bool,
+            env: Mapping[str, str] | None, stdin: bytes | None, fsize_mb: int, work_mb: int,
+            output: str | None, max_output_bytes: int, seed: Path | None,
+            audit_hook: bool) -> SandboxResult:
+    cpu_limit = math.ceil(cpu_s if cpu_s is not None else timeout_s + 1)
+    control_in = control / "in"
+    control_in.mkdir()
+    inside = str(control_in) if unsafe else CONTROL
+    shutil.copyfile(CHILD, control_in / "child.py")
+    if seed is not None and Path(seed).is_dir():
+        shutil.copytree(seed, control_in / "seed", symlinks=False)
+    report_r, report_w = os.pipe()
+    output_r, output_w = os.pipe()
+    stdin_r, stdin_w = os.pipe()
+    spec: dict[str, Any] = {
+        "workdir": box, "writable": [box], "allow_network": allow_network, "memory_mb": memory_mb,
+        "cpu_s": cpu_limit, "fsize_mb": fsize_mb, "report_fd": report_w, "output_fd": output_w,
+        "output": output, "max_output_bytes": max_output_bytes, "audit": audit_hook,
+        "make_dirs": [f"{box}/{name}" for name in INTERNAL_DIRS],
+        "seed": f"{inside}/seed" if seed is not None else None,
+        "sys_path": list(_python_roots()[1]), "layers": ["env", "wall"] + ([] if unsafe else ["bwrap"]),
+    }
+    if isinstance(argv_or_code, str):
+        (control_in / "code.py").write_text(argv_or_code, encoding="utf-8")
+        spec["code_file"] = f"{inside}/code.py"
+    else:
+        argv = [os.fspath(arg) for arg in argv_or_code]
+        if not argv:
+            raise ValueError("run_sandboxed: empty argv")
+        if argv[0] != "-m":
+            shutil.copyfile(argv[0], control_in / "script.py")
+            argv[0] = f"{inside}/script.py"
+        spec["argv"] = argv
+    (control_in / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    python = [sys.executable, "-I", "-B", "-X", "utf8", f"{inside}/child.py", f"{inside}/spec.json"]
+    child_env = _child_env(box, env, allow_network)
+    if unsafe:
+        command, popen_env, cwd = python, child_env, box
+    else:
+        command = _bwrap_command(control_in, allow_network=allow_network, work_mb=work_mb)
+        for key, value in child_env.items():
+            command += ["--setenv", key, value]
+        command += ["--", *python]
+        popen_env, cwd = _bwrap_env(), "/"
+    info_r, info_w = os.pipe()
+    passed = (report_w, output_w) if unsafe else (report_w, output_w, info_w)
+    if not unsafe:
+        command[1:1] = ["--info-fd", str(info_w)]
+    drains = {"stdout": _Drain(TAIL_BYTES, tail=True), "stderr": _Drain(TAIL_BYTES, tail=True),
+              "report": _Drain(REPORT_BYTES), "output": _Drain(max_output_bytes + 1),
+              "info": _Drain(4096)}
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(command, cwd=cwd, env=popen_env, stdin=stdin_r,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=passed, start_new_session=True,
+                                close_fds=True)
+    finally:
+        for fd in (report_w, output_w, stdin_r, info_w):
+            os.close(fd)
+    assert proc.stdout is not None and proc.stderr is not None
+    drains["stdout"].start(proc.stdout.fileno(), owner=proc.stdout)
+    drains["stderr"].start(proc.stderr.fileno(), owner=proc.stderr)
+    drains["report"].start(report_r)
+    drains["output"].start(output_r)
+    drains["info"].start(info_r)
+    feeder = threading.Thread(target=_feed, args=(stdin_w, stdin or b""), daemon=True)
+    feeder.start()
+    pid_ns = None
+    try:
+        if unsafe:
+            finished = _wait_unreaped(proc, start + timeout_s)
+        else:
+            pid_ns, finished = _wait_bwrap(proc, start + timeout_s, drains["info"])
+    finally:
+        _kill_group(proc)
+        proc.wait()
+    seconds = time.monotonic() - start
+    leftover = _reap_namespace(pid_ns) if pid_ns else 0
+    for drain in drains.values():
+        drain.join(5)
+    feeder.join(1)
+    report = _parse_report(drains["report"].data())
+    stdout, stderr = drains["stdout"].text(), drains["stderr"].text()
+    violations = tuple(report["violations"])
+    reason = _reason(timed_out=not finished, returncode=proc.returncode, report=report, stderr=stderr,
+                     timeout_s=timeout_s, cpu_s=cpu_limit, memory_mb=memory_mb,
+                     bwrap=not unsafe)
+    if reason is None and leftover:
+        reason = f"forbidden: {leftover} process(es) outlived the run (killed)"
+    out_bytes = drains["output"].data() if output else None
+    if reason is None and out_bytes is not None and (drains["output"].overflow
+                                                     or report.get("output_too_large")):
+        reason = f"too_large: the output file is over the {max_output_bytes} byte limit"
+    if not out_bytes:
+        out_bytes = None
+    return SandboxResult(ok=reason is None, returncode=proc.returncode, stdout=stdout,
+                         stderr=stderr, reason=reason, seconds=round(seconds, 3),
+                         files=tuple(report.get("files") or ()), violations=violations,
+                         layers=tuple(report.get("layers") or ()),
+                         output=out_bytes if reason is None else None, leftover=leftover)
+
+
+def _child_env(box: str, extra: Mapping[str, str] | None, allow_network: bool) -> dict[str, str]:
     """A minimal environment: nothing inherited, so no proxies, tokens or user configuration."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "LANG": "C.UTF-8",
-           "LC_ALL": "C.UTF-8", "TMPDIR": str(workdir / ".tmp"), "MPLBACKEND": "Agg",
-           "MPLCONFIGDIR": str(workdir / ".mplconfig"), "XDG_CACHE_HOME": str(workdir / ".cache"),
-           "XDG_CONFIG_HOME": str(workdir / ".config"), "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": box, "USER": "sandbox",
+           "LOGNAME": "sandbox", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TMPDIR": f"{box}/.tmp",
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{box}/.mplconfig",
+           "XDG_CACHE_HOME": f"{box}/.cache", "XDG_CONFIG_HOME": f"{box}/.config",
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "NUMEXPR_NUM_THREADS": "1"}
     for key, value in (extra or {}).items():
         if allow_network or key.lower() not in _PROXY_VARS:
             env[key] = value
     return env
 
 
-def _run(command: list[str], *, workdir: Path, control: Path, env: dict[str, str],
-         stdin: bytes | None, timeout_s: float) -> tuple[int | None, bool, float]:
-    """Run the child in its own process group; kill the whole group when it ends or times out.
+class _Drain:
+    """Reads a pipe to its end in a thread, keeping at most ``keep`` bytes (head, or tail)."""
 
-    Input and output go through files, not pipes: a child printing in a loop cannot fill the
-    parent's memory (RLIMIT_FSIZE caps the files) and nothing can block on a full pipe.
-    """
-    (control / "stdin").write_bytes(stdin or b"")
-    with open(control / "stdin", "rb") as feed, open(control / "stdout", "wb") as out, \
-            open(control / "stderr", "wb") as err:
-        start = time.monotonic()
-        proc = subprocess.Popen(command, cwd=workdir, env=env, stdin=feed, stdout=out, stderr=err,
-                                start_new_session=True, close_fds=True)
+    def __init__(self, keep: int, *, tail: bool = False) -> None:
+        self.keep, self.tail = keep, tail
+        self.overflow = False
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._thread: threading.Thread | None = None
+        self.first = threading.Event()
+
+    def start(self, fd: int, owner: Any = None) -> None:
+        self._thread = threading.Thread(target=self._read, args=(fd, owner), daemon=True)
+        self._thread.start()
+
+    def _read(self, fd: int, owner: Any) -> None:
         try:
-            finished = _wait_unreaped(proc, start + timeout_s)
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                self._add(chunk)
+                self.first.set()
         finally:
-            _kill_group(proc)
-            proc.wait()
-        seconds = time.monotonic() - start
-    return proc.returncode, not finished, seconds
+            self.first.set()
+            if owner is not None:
+                owner.close()
+            else:
+                os.close(fd)
+
+    def _add(self, chunk: bytes) -> None:
+        if self.tail:
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+            while self._size - len(self._chunks[0]) >= self.keep:
+                self._size -= len(self._chunks.pop(0))
+                self.overflow = True
+            return
+        room = self.keep - self._size
+        if room <= 0:
+            self.overflow = True
+            return
+        if len(chunk) > room:
+            self.overflow = True
+        self._chunks.append(chunk[:room])
+        self._size += min(len(chunk), room)
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def data(self) -> bytes:
+        joined = b"".join(self._chunks)
+        return joined[-self.keep:] if self.tail else joined
+
+    def text(self) -> str:
+        return self.data().decode("utf-8", errors="replace")
+
+
+def _feed(fd: int, data: bytes) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view[:65536])
+            view = view[written:]
+    except OSError:
+        pass  # the child closed its stdin or ended
+    finally:
+        os.close(fd)
+
+
+def _wait_bwrap(proc: subprocess.Popen[bytes], deadline: float,
+                info: _Drain) -> tuple[str | None, bool]:
+    """Wait for bwrap; returns (the sandbox's PID namespace, finished before the deadline)."""
+    pid_ns = None
+    info.first.wait(max(0.0, min(5.0, deadline - time.monotonic())))
+    try:
+        child = json.loads(info.data().decode("utf-8", "replace") or "{}").get("child-pid")
+        if isinstance(child, int):
+            pid_ns = os.readlink(f"/proc/{child}/ns/pid")
+    except (ValueError, OSError, AttributeError):
+        pid_ns = None
+    return pid_ns, _wait_unreaped(proc, deadline)
 
 
 def _wait_unreaped(proc: subprocess.Popen[bytes], deadline: float) -> bool:
@@ -172,12 +486,6 @@ def _wait_unreaped(proc: subprocess.Popen[bytes], deadline: float) -> bool:
     While the exited leader is unreaped its process-group id cannot be reused, so killing the
     group afterwards can only hit processes it left behind.
     """
-    if not hasattr(os, "waitid"):  # macOS before Python 3.13
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            return True
-        except subprocess.TimeoutExpired:
-            return False
     delay = 0.002
     while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
         remaining = deadline - time.monotonic()
@@ -197,14 +505,39 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def _read_report(path: Path) -> dict[str, Any]:
+def _reap_namespace(pid_ns: str, wait_s: float = 2.0) -> int:
+    """Processes still in the run's PID namespace (the kernel ends them with its init): killed, counted."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = _namespace_members(pid_ns)
+        if not alive or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return len(alive)
+
+
+def _namespace_members(pid_ns: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/ns/pid") == pid_ns:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _parse_report(raw: bytes) -> dict[str, Any]:
     """Merge the child's JSON-lines report; malformed lines are ignored."""
     merged: dict[str, Any] = {"violations": []}
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return merged
-    for line in lines:
+    for line in raw.decode("utf-8", errors="replace").splitlines():
         try:
             event = json.loads(line)
         except ValueError:
@@ -212,32 +545,37 @@ def _read_report(path: Path) -> dict[str, Any]:
         if not isinstance(event, dict):
             continue
         if "violation" in event:
-            merged["violations"].append(str(event["violation"]))
+            merged["violations"].append(str(event["violation"])[:500])
         else:
-            merged.update(event)
+            for key, value in event.items():
+                merged.setdefault(key, value)  # the first word on each key counts
     return merged
 
 
-def _tail(path: Path) -> str:
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, handle.tell() - TAIL_BYTES))
-        return handle.read().decode("utf-8", errors="replace")
-
-
 def _reason(*, timed_out: bool, returncode: int | None, report: dict[str, Any], stderr: str,
-            timeout_s: float, cpu_s: int, memory_mb: int) -> str | None:
+            timeout_s: float, cpu_s: int, memory_mb: int, bwrap: bool) -> str | None:
     violations = report.get("violations") or []
     if timed_out:
         return f"timeout: still running after {timeout_s:g} s (wall clock)"
+    if violations:
+        return violations[0]
+    number = None
     if returncode is not None and returncode < 0:
         number = -returncode
+    elif bwrap and returncode is not None and 128 < returncode < 128 + 65:
+        number = returncode - 128  # bwrap reports a child killed by signal N as 128 + N
+    if bwrap and returncode == 1 and stderr.lstrip().startswith("bwrap:"):
+        return f"error: the sandbox could not start: {stderr.strip().splitlines()[-1][:300]}"
+    if number is not None:
+        if number == signal.SIGSYS:
+            return ("forbidden: a system call the sandbox refuses (process creation, exec, ptrace, "
+                    "namespaces or mounts) ended the process (SIGSYS)")
         if number == signal.SIGXCPU:
             return f"timeout: used up its {cpu_s} s of CPU time"
+        if number == signal.SIGXFSZ:
+            return "too_large: a file went over the sandbox's file size limit"
         if any(marker in stderr for marker in _MEMORY_MARKERS):
             return f"memory: killed by {_signal_name(number)} after running out of {memory_mb} MB"
-        if violations:
-            return violations[0]
         return f"error: killed by {_signal_name(number)}"
     if report.get("memory"):
         detail = ": ".join(str(part) for part in (report.get("exception"), report.get("message"))
@@ -245,8 +583,6 @@ def _reason(*, timed_out: bool, returncode: int | None, report: dict[str, Any], 
         return f"memory: needed more than the {memory_mb} MB limit ({detail})"
     if returncode == 0:
         return None
-    if violations:
-        return violations[0]
     if report.get("exception"):
         return f"error: {report['exception']}: {report.get('message', '')}"
     last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "")
@@ -260,287 +596,5 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _snapshot(workdir: Path) -> dict[str, tuple[int, int]]:
-    """(mtime_ns, size) of every regular file under ``workdir``, outside the internal folders."""
-    found: dict[str, tuple[int, int]] = {}
-    for root, dirs, names in os.walk(workdir):
-        if Path(root) == workdir:
-            dirs[:] = [d for d in dirs if d not in INTERNAL_DIRS]
-        for name in names:
-            path = Path(root) / name
-            try:
-                stat = path.lstat()
-            except OSError:
-                continue
-            found[path.relative_to(workdir).as_posix()] = (stat.st_mtime_ns, stat.st_size)
-            if len(found) >= MAX_FILES_LISTED:
-                return found
-    return found
-
-
-def _changed_files(workdir: Path, before: dict[str, tuple[int, int]]) -> tuple[str, ...]:
-    after = _snapshot(workdir)
-    return tuple(sorted(name for name, state in after.items() if before.get(name) != state))
-
-
-# --- child side: runs as ``python -I sandbox.py SPEC`` (so only the standard library is imported
-# --- before the guard is in place) ---------------------------------------------------------------
-
-class SandboxViolation(PermissionError):
-    """Raised inside the child when the guard refuses an action (an OSError, like the real thing)."""
-
-
-_NETWORK_EVENTS_EXTRA = {"urllib.Request", "http.client.connect", "ftplib.connect", "smtplib.connect",
-                         "poplib.connect", "imaplib.open", "nntplib.connect", "telnetlib.Telnet.open",
-                         "webbrowser.open"}
-_SUBPROCESS_EVENTS = {"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-                      "os.fork", "os.forkpty", "os.startfile", "pty.spawn"}
-# event -> ((path argument index, dir_fd argument index or None), ...) for filesystem changes.
-_FS_EVENTS: dict[str, tuple[tuple[int, int | None], ...]] = {
-    "os.remove": ((0, 1),), "os.rmdir": ((0, 1),), "os.mkdir": ((0, 2),),
-    "os.rename": ((0, 2), (1, 3)), "os.link": ((1, 3),), "os.symlink": ((1, 2),),
-    "os.truncate": ((0, None),), "os.chmod": ((0, 2),), "os.chown": ((0, 3),), "os.utime": ((0, 3),),
-    "os.chflags": ((0, None),), "os.lchflags": ((0, None),), "os.setxattr": ((0, None),),
-    "os.removexattr": ((0, None),), "shutil.rmtree": ((0, None),), "shutil.copyfile": ((1, None),),
-    "shutil.copymode": ((1, None),), "shutil.copystat": ((1, None),), "shutil.copytree": ((1, None),),
-    "shutil.move": ((0, None), (1, None)), "shutil.chown": ((0, None),),
-    "shutil.make_archive": ((0, None),), "shutil.unpack_archive": ((1, None),),
-    "tempfile.mkstemp": ((0, None),), "tempfile.mkdtemp": ((0, None),),
-}
-_FORBIDDEN_EVENTS = {"resource.setrlimit", "resource.prlimit", "os.kill", "os.killpg",
-                     "socket.sethostname"}
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_ALLOWED_OUTSIDE = {"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"}
-
-
-class _Reporter:
-    """Writes JSON lines to the parent's report file through an fd opened before the guard."""
-
-    MAX_EVENTS = 50
-
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._sent = 0
-
-    def send(self, **fields: Any) -> None:
-        if self._sent >= self.MAX_EVENTS:
-            return
-        self._sent += 1
-        try:
-            os.write(self._fd, (json.dumps(fields, default=repr) + "\n").encode("utf-8"))
-        except (OSError, ValueError):
-            pass
-
-
-class _Guard:
-    """The audit hook: refuses network, subprocess and out-of-folder writes, reporting each."""
-
-    def __init__(self, workdir: str, *, allow_network: bool, report: _Reporter) -> None:
-        import threading
-
-        self.root = os.path.realpath(workdir)
-        self.allow_network = allow_network
-        self.report = report
-        self._local = threading.local()
-
-    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if getattr(self._local, "busy", False):
-            return  # our own checks must not recurse into the hook
-        self._local.busy = True
-        try:
-            refusal = self._check(event, args)
-        finally:
-            self._local.busy = False
-        if refusal is not None:
-            self.report.send(violation=refusal)
-            raise SandboxViolation(f"[babelvl sandbox] {refusal}")
-
-    def _check(self, event: str, args: tuple[Any, ...]) -> str | None:
-        if event == "open":
-            return self._check_open(args)
-        if event in _FS_EVENTS:
-            for path_index, fd_index in _FS_EVENTS[event]:
-                if path_index >= len(args):
-                    continue
-                dir_fd = args[fd_index] if fd_index is not None and fd_index < len(args) else None
-                if not self._inside(args[path_index], dir_fd):
-                    return f"write_outside: {event} {_short(args[path_index])} is outside the work folder"
-            return None
-        if event == "socket.gethostname":
-            return None
-        if not self.allow_network and (event.startswith("socket.") or event in _NETWORK_EVENTS_EXTRA):
-            return f"network: {event} refused {_short(args[1:] if event == 'socket.__new__' else args)}"
-        if event in _SUBPROCESS_EVENTS:
-            return f"subprocess: {event} refused {_short(args)}"
-        if event in _FORBIDDEN_EVENTS:
-            if event in ("os.kill", "os.killpg") and args and args[0] in (0, os.getpid()):
-                return None
-            return f"forbidden: {event} refused {_short(args)}"
-        return None
-
-    def _check_open(self, args: tuple[Any, ...]) -> str | None:
-        path, mode, flags = (tuple(args) + (None, None, 0))[:3]
-        if isinstance(mode, str):
-            writing = any(char in mode for char in "wax+")
-        else:
-            writing = bool((flags or 0) & _WRITE_FLAGS)
-        if not writing or isinstance(path, int) or self._inside(path, None):
-            return None
-        return f"write_outside: open({_short(path)}, {mode or flags!r}) is outside the work folder"
-
-    def _inside(self, path: Any, dir_fd: Any) -> bool:
-        try:
-            if isinstance(path, int):
-                path = os.readlink(f"/proc/self/fd/{path}")
-                if not path.startswith("/"):
-                    return True  # pipes and sockets the child already holds
-            path = os.fsdecode(path)
-            if path in _ALLOWED_OUTSIDE:
-                return True
-            if not os.path.isabs(path):
-                # CPython passes dir_fd=-1 (or None) for "relative to the current directory"
-                use_fd = isinstance(dir_fd, int) and dir_fd >= 0
-                base = os.readlink(f"/proc/self/fd/{dir_fd}") if use_fd else os.getcwd()
-                path = os.path.join(base, path)
-            real = os.path.realpath(path)
-        except (OSError, TypeError, ValueError):
-            return False
-        return real == self.root or real.startswith(self.root + os.sep)
-
-
-def _short(value: Any, limit: int = 160) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _set_limits(spec: Mapping[str, Any]) -> None:
-    import resource
-
-    def limit(which: int, soft: int, hard: int) -> None:
-        _, current = resource.getrlimit(which)
-        if current != resource.RLIM_INFINITY:  # never ask for more than the parent was allowed
-            hard = min(hard, current)
-            soft = min(soft, hard)
-        resource.setrlimit(which, (soft, hard))
-
-    memory = int(spec["memory_mb"]) * 1024 * 1024
-    limit(resource.RLIMIT_AS, memory, memory)
-    cpu = int(spec["cpu_s"])
-    limit(resource.RLIMIT_CPU, cpu, cpu + 1)
-    fsize = int(spec["fsize_mb"]) * 1024 * 1024
-    limit(resource.RLIMIT_FSIZE, fsize, fsize)
-    limit(resource.RLIMIT_CORE, 0, 0)
-
-
-_CLONE_NEWNET = 0x40000000
-_CLONE_NEWUSER = 0x10000000
-
-
-def _unshare(flags: int) -> bool:
-    if hasattr(os, "unshare"):  # Python 3.12+
-        try:
-            os.unshare(flags)
-            return True
-        except OSError:
-            return False
-    import ctypes  # before 3.12 the system call is only reachable through libc
-
-    try:
-        return ctypes.CDLL(None, use_errno=True).unshare(flags) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _enter_network_namespace() -> str | None:
-    """Move this process into a new, empty network namespace; the layer name, or None if refused.
-
-    Root (CAP_SYS_ADMIN) gets a plain network namespace. Other users get one inside a new user
-    namespace where the kernel allows unprivileged ones; the uid and gid are mapped to themselves so
-    files and ``os.getuid()`` look as before.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    if _unshare(_CLONE_NEWNET):
-        return "netns"
-    uid, gid = os.getuid(), os.getgid()
-    if not _unshare(_CLONE_NEWUSER | _CLONE_NEWNET):
-        return None
-    for name, text in (("setgroups", "deny"), ("gid_map", f"{gid} {gid} 1"),
-                       ("uid_map", f"{uid} {uid} 1")):
-        try:
-            with open(f"/proc/self/{name}", "w") as handle:
-                handle.write(text)
-        except OSError:
-            pass  # unmapped ids still work; they only show as the overflow id
-    return "netns+userns"
-
-
-def _is_memory_error(exc: BaseException | None) -> bool:
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, MemoryError):
-            return True
-        if isinstance(exc, OSError) and exc.errno == 12:  # ENOMEM
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
-def _child_main(spec_json: str) -> int:
-    """Set limits and namespaces, install the guard, then run the dataset code or script."""
-    import builtins
-    import runpy
-    import traceback
-
-    spec = json.loads(spec_json)
-    report = _Reporter(spec["report"])
-    layers = ["env", "wall"]
-    try:
-        _set_limits(spec)
-        layers.append("rlimits")
-    except (ValueError, OSError) as exc:
-        print(f"[babelvl sandbox] could not set resource limits: {exc}", file=sys.stderr)
-    namespace_layer = None if spec["allow_network"] else _enter_network_namespace()
-    if namespace_layer:
-        layers.append(namespace_layer)
-    code = None
-    if "code_file" in spec:
-        with open(spec["code_file"], encoding="utf-8") as handle:
-            code = handle.read()
-    sys.addaudithook(_Guard(spec["workdir"], allow_network=spec["allow_network"], report=report))
-    layers.append("audit")
-    report.send(layers=layers)
-
-    status: Any = 0
-    try:
-        if code is not None:
-            sys.argv = ["<sandboxed code>"]
-            namespace = {"__name__": "__main__", "__builtins__": builtins}
-            exec(compile(code, "<sandboxed code>", "exec"), namespace)  # noqa: S102 - the guarded child
-        elif spec["argv"][0] == "-m":
-            sys.argv = spec["argv"][1:]
-            runpy.run_module(spec["argv"][1], run_name="__main__", alter_sys=True)
-        else:
-            sys.argv = spec["argv"]
-            runpy.run_path(spec["argv"][0], run_name="__main__")
-    except SystemExit as exc:
-        status = exc.code
-        if status not in (None, 0):
-            report.send(exception="SystemExit", message=str(status))
-    except BaseException as exc:  # noqa: BLE001 - every failure of dataset code is reported
-        report.send(exception=type(exc).__name__, message=str(exc)[:500],
-                    memory=_is_memory_error(exc))
-        try:
-            traceback.print_exc()
-        except BaseException:  # noqa: BLE001, S110 - printing can fail when memory is exhausted
-            pass
-        status = 1
-    report.send(exit=status if isinstance(status, int) else 1)
-    if status is None:
-        return 0
-    return status if isinstance(status, int) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1]))
+__all__ = ["INSTALL_HINT", "REASON_KINDS", "SandboxResult", "SandboxUnavailable", "UNSAFE_ENV",
+           "bwrap_path", "bwrap_problem", "probe_layers", "require_sandbox", "run_sandboxed", "unsafe_allowed"]

@@ -17,6 +17,7 @@ COLUMNS: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
              ("yes-ratio", ("overall", "yes_ratio"), "frac"), ("n", ("overall", "n"), "int")],
 }
 COMMON = [("unparseable", ("n_unparseable",), "int"), ("refusals", ("n_refusal",), "int"),
+          ("unsure", ("n_unsure",), "int"), ("empty", ("n_empty",), "int"),
           ("rejected rows", ("rejected",), "int")]
 
 

@@ -2,12 +2,16 @@
 
 Test double for a remote LLM server (vLLM, a hosted API): that server is a true external boundary.
 It "translates" word by word from a tiny dictionary, keeps ⟦n⟧ placeholders, and can be told to drop
-placeholders on the first prompt variant so retries are exercised. Everything on babelvl's side
-(engine, prompts, cache, checks, pipeline) is real.
+placeholders on the first prompt variant so retries are exercised. An item sent as a JSON object (a
+translation unit) is answered as a JSON object with the same keys; a value containing ``MALFORMED``
+makes the first answer malformed (the stricter retry prompt fixes it) and ``BROKENJSON`` makes every
+structured answer malformed (babelvl then translates the fields one by one). Everything on babelvl's
+side (engine, prompts, cache, checks, pipeline) is real.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 WORDS = {
@@ -36,7 +40,19 @@ def toy_translate(prompt: str, images: list[bytes]) -> str:
         out = table.get(w.lower(), w)
         return out.capitalize() if w[:1].isupper() else out
 
-    out = re.sub(r"[A-Za-z]+", word, text)
-    if "DROPME" in text and not strict:
-        out = re.sub(r"⟦\d+⟧", "", out)  # a sloppy first answer: the stricter retry prompt fixes it
-    return out
+    def translate(text: str) -> str:
+        out = re.sub(r"[A-Za-z]+", word, text)
+        if "DROPME" in text and not strict:
+            out = re.sub(r"⟦\d+⟧", "", out)  # a sloppy first answer: the stricter retry prompt fixes it
+        return out
+
+    if text.startswith("{"):
+        try:
+            fields = json.loads(text)
+        except ValueError:
+            return "?"
+        values = " ".join(str(v) for v in fields.values())
+        if "BROKENJSON" in values or ("MALFORMED" in values and not strict):
+            return "Voici la traduction : " + json.dumps({k: translate(v) for k, v in list(fields.items())[:-1]})
+        return json.dumps({k: translate(v) for k, v in fields.items()}, ensure_ascii=False)
+    return translate(text)

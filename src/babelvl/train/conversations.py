@@ -140,7 +140,8 @@ def language_files(folder: str | Path, language: str) -> list[Path]:
     """The shards of one language; InputError listing the languages present when there are none."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError("no such folder", file=str(folder))
+        raise InputError("not a folder (a dataset folder holds <language>/shard-*.parquet)" if folder.exists()
+                         else "no such folder", file=str(folder))
     files = sorted((folder / language).glob("shard-*.parquet"))
     if not files:
         present = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("shard-*.parquet")))

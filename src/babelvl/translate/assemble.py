@@ -3,7 +3,8 @@
 Columns not being translated are never touched (they are copied as Arrow columns, so images stay
 byte-identical). Each row gets two provenance columns: ``babelvl_source_row`` and
 ``babelvl_provenance`` (JSON: per field, the segments, engines and prompts that produced it, and which
-segments a human post-edited).
+segments a human post-edited; per row, its units, how they were requested and whether the engine saw the
+image).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def assemble_columns(plan: Plan, spec: FieldSpec, answers: dict[str, list[Any]],
     originals = answers  # column -> source values (answer words)
     for row, row_plan in enumerate(plan.rows):
         row_info: dict[str, Any] = {}
+        row_used: list[SegmentTranslation] = []
         for column in plan.columns:
             fp = row_plan.get(column)
             if fp is None:
@@ -79,6 +81,7 @@ def assemble_columns(plan: Plan, spec: FieldSpec, answers: dict[str, list[Any]],
             used: list[SegmentTranslation] = []
             out[column].append(_field_value(fp, translations, target.instruction(suffix_key)
                                             if suffix_key else None, used))
+            row_used += used
             row_info[column] = {
                 "segments": [t.segment_id for t in used],
                 "engines": sorted({t.engine for t in used}),
@@ -96,7 +99,11 @@ def assemble_columns(plan: Plan, spec: FieldSpec, answers: dict[str, list[Any]],
             else:
                 row_info[column] = {"rewritten_from": f"language pack '{target.code}' yes/no words"}
         provenance.append(json.dumps({"source": source_name, "source_row": row, "language": target.code,
-                                      "fields": row_info}, ensure_ascii=False, sort_keys=True))
+                                      "fields": row_info,
+                                      "grounded": bool(row_used) and all(t.grounded for t in row_used),
+                                      "units": sorted({t.unit_id for t in row_used if t.unit_id}),
+                                      "requests": sorted({t.request for t in row_used})},
+                                     ensure_ascii=False, sort_keys=True))
     columns = {**out, **answer_out, "babelvl_source_row": list(range(len(plan.rows))),
                "babelvl_provenance": provenance}
     return columns, problems

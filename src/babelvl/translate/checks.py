@@ -17,15 +17,17 @@ from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Collection, Mapping, Sequence
 
+from babelvl.data.loading import is_absent
 from babelvl.errors import InputError
 from babelvl.languages import LanguagePack
 from babelvl.translate.base import CheckResult
+from babelvl.translate.code import code_tokens
 from babelvl.translate.langid import LanguageDetector, too_short
 
 PLACEHOLDER_RE = re.compile(r"⟦(\d+)⟧")
 
 #: every check a :class:`SegmentChecker` runs, in order
-SEGMENT_CHECKS = ("empty", "placeholders", "runaway", "numbers", "untranslated", "language_id",
+SEGMENT_CHECKS = ("empty", "placeholders", "runaway", "numbers", "code", "untranslated", "language_id",
                   "length_ratio")
 
 #: target/source character ratio accepted when neither the caller nor the pack says otherwise
@@ -206,6 +208,22 @@ def check_numbers(source_plain: str, target_plain: str, source_format: NumberFor
                    missing=written)
 
 
+# --- code ----------------------------------------------------------------------------------------
+
+def check_code(source_plain: str, target_plain: str) -> CheckResult | None:
+    """Identifiers, keywords and formulas must come back spelled as they were.
+
+    Code that the planner recognised never reaches an engine; this catches what slipped through (a call,
+    ``self.name``, ``snake_case``, ``(a+b)*(a-b)`` inside prose) and was rewritten ("(un+b)").
+    """
+    need = Counter(code_tokens(source_plain))
+    changed = [token for token, count in need.items() if target_plain.count(token) < count]
+    if not changed:
+        return None
+    return _result("code", "code changed by the engine: " + ", ".join(repr(t) for t in changed[:5]),
+                   changed=changed)
+
+
 # --- untranslated --------------------------------------------------------------------------------
 
 def _comparable(text: str) -> str:
@@ -341,6 +359,7 @@ class SegmentChecker:
             ("runaway", lambda: check_runaway(source_masked, target_masked)),
             ("numbers", lambda: check_numbers(source_plain, target_plain, self._source_format,
                                               self._target_formats(target))),
+            ("code", lambda: check_code(source_plain, target_plain)),
             ("untranslated", lambda: check_untranslated(source_masked, target_masked)),
             ("language_id", lambda: check_language_id(target_masked, target.code, self.detector,
                                                       self.language_id_margin)),
@@ -366,12 +385,18 @@ def _option_key(text: str) -> str:
 
 def check_options_distinct(source_options: Sequence[str], target_options: Sequence[str],
                            letters: Sequence[str] | None = None) -> list[CheckResult]:
-    """Distinct source options must stay distinct: two options reading "chat" break the question."""
+    """Distinct source options must stay distinct: two options reading "chat" break the question.
+
+    Absent options (None, NaN, "": :func:`babelvl.data.loading.is_absent`, as MMBench stores a missing
+    C or D) are not options and are skipped, on either side.
+    """
     if len(source_options) != len(target_options):
         raise ValueError(f"{len(source_options)} source options but {len(target_options)} translations")
     letters = list(letters) if letters is not None else [chr(ord("A") + i) for i in range(len(source_options))]
     groups: dict[str, list[int]] = {}
     for index, text in enumerate(target_options):
+        if is_absent(source_options[index]) or is_absent(text):
+            continue
         if _option_key(text):
             groups.setdefault(_option_key(text), []).append(index)
     results = []

@@ -71,35 +71,70 @@ class ApplyResult:
     unchanged: int
 
 
+#: edited segments longer than this (words, either side) are left out of HTER, with a count and a note.
+#: sacrebleu's TER searches word shifts: a fully rewritten 200-word segment takes ~14 s and memory grows
+#: with the product of the lengths (a 1 MB segment needed 23 GB); benchmark segments are lines, far shorter.
+MAX_TER_WORDS = 200
+
+
 def _ter() -> TER:
     # Case-sensitive: fixing capitalisation is real post-editing work (sacrebleu's default
     # lowercases both sides, which would hide it).
     return TER(case_sensitive=True)
 
 
-def corpus_hter(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def _ter_words(text: str) -> int:
+    """Words of ``text`` as TER counts them (same tokenizer settings as :func:`_ter`)."""
+    from sacrebleu.tokenizers.tokenizer_ter import TercomTokenizer
+
+    return len(TercomTokenizer(case_sensitive=True)(text.rstrip()).split())
+
+
+def corpus_hter(pairs: Sequence[tuple[str, str]], *, max_words: int = MAX_TER_WORDS) -> dict[str, Any]:
     """HTER of ``(machine, final)`` pairs: sacrebleu TER with the machine text as hypothesis and
     the post-edit as the single reference, i.e. edits / reference words summed over the corpus.
 
     Pass *every* segment that was offered for review, with ``final == machine`` for untouched ones:
-    they add reference words and no edits, which is what makes the number honest.
+    they add reference words and no edits, which is what makes the number honest. TER is computed only
+    for edited pairs (an unedited one is 0 edits by definition, so only its words are counted), and
+    edited pairs longer than ``max_words`` are left out of numerator and denominator (``n_skipped``,
+    ``per_segment`` None), so the cost per segment is bounded.
 
-    Returns ``{"hter": fraction 0..1+ (None for no segments), "n_segments", "n_edited",
-    "per_segment": [TER per pair, same order]}``.
+    Returns ``{"hter": fraction 0..1+ (None when nothing could be measured), "n_segments", "n_edited",
+    "n_skipped", "per_segment": [TER per pair, same order], "note"?}``.
     """
     if not pairs:
-        return {"hter": None, "n_segments": 0, "n_edited": 0, "per_segment": []}
+        return {"hter": None, "n_segments": 0, "n_edited": 0, "n_skipped": 0, "per_segment": []}
     ter = _ter()
-    machine = [m for m, _ in pairs]
-    final = [f for _, f in pairs]
-    corpus = ter.corpus_score(machine, [final]).score / 100.0
-    per_segment = [ter.sentence_score(m, [f]).score / 100.0 for m, f in pairs]
-    return {
-        "hter": corpus,
-        "n_segments": len(pairs),
-        "n_edited": sum(1 for m, f in pairs if m != f),
-        "per_segment": per_segment,
-    }
+    edits = words = 0.0
+    per_segment: list[float | None] = []
+    n_edited = n_skipped = 0
+    for machine, final in pairs:
+        if machine == final:
+            words += _ter_words(final)
+            per_segment.append(0.0)
+            continue
+        n_edited += 1
+        if max(_ter_words(machine), _ter_words(final)) > max_words:
+            n_skipped += 1
+            per_segment.append(None)
+            continue
+        score = ter.sentence_score(machine, [final])
+        edits, words = edits + score.num_edits, words + score.ref_length
+        per_segment.append(score.score / 100.0)
+    measured = n_edited - n_skipped
+    if words > 0:
+        hter: float | None = edits / words
+    else:  # sacrebleu's convention for empty references
+        hter = 1.0 if edits > 0 else 0.0
+    if n_edited and not measured:
+        hter = None
+    result: dict[str, Any] = {"hter": hter, "n_segments": len(pairs), "n_edited": n_edited,
+                              "n_skipped": n_skipped, "per_segment": per_segment}
+    if n_skipped:
+        result["note"] = (f"{n_skipped} edited segment(s) longer than {max_words} words left out of HTER "
+                          "(TER's cost grows too fast with length)")
+    return result
 
 
 class EditStore:

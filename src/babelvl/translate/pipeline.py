@@ -1,17 +1,20 @@
 """``babelvl translate``: a benchmark in, the same benchmark in N more languages out.
 
-Steps: load rows -> plan segments (de-duplicated) -> per language: translate distinct segments
-(cached engine calls, checks, retries, post-edits) -> assemble rows in the source schema -> write
-Parquet per language, the segment store, the quality report and the dataset card. Every engine call is
-cached as soon as its batch returns, and every output file is written atomically, so a killed run
-started again repeats no finished call and ends with identical files. Re-running after importing
-post-edits rebuilds the dataset from the cache, with no engine call.
+Steps: load rows -> plan units and segments (de-duplicated; see ``plan``) -> translate every unit into
+every language through one stream of engine requests (cached, checked, retried, post-edited; see
+``segment_job``) -> per language: assemble rows in the source schema -> write Parquet per language, the
+segment store, the quality report and the dataset card. Every engine answer is cached soon after it
+returns, and every output file is written atomically, so a killed run started again repeats no stored
+call and ends with identical files. Re-running after importing post-edits rebuilds the dataset from the
+cache, with no engine call. Text columns are read once as Python lists, never cell by cell.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,8 +33,8 @@ from babelvl.languages import LanguagePack, load_language
 from babelvl.models import ResponseCache
 from babelvl.translate.assemble import assemble_columns
 from babelvl.translate.base import SegmentTranslation
-from babelvl.translate.plan import Plan, build_plan
-from babelvl.translate.segment_job import EngineSlot, translate_segments
+from babelvl.translate.plan import Plan, build_plan, column_lists
+from babelvl.translate.segment_job import EngineSlot, checks_fingerprint, translate_plan
 from babelvl.translate.specs import FieldSpec, spec_for
 from babelvl.translate.writer import write_rows
 
@@ -60,19 +63,40 @@ class TranslateSpec:
     limit: int | None = None
     dedup: bool = True
     """Off only to measure what de-duplication saves (benchmarks/translate_dedup.py)."""
+    data_path: str | None = None
+    """Where ``data`` is read from when it differs from ``data`` as the user wrote it (which stays in
+    provenance and the card): the absolute path recorded in ``translate.json``."""
+    ground_images: bool = False
+    """Show a vision-language engine each item's image while it translates (image hash in every key)."""
 
     def to_json(self) -> dict[str, Any]:
+        """``translate.json``: paths are absolute or relative to the run folder itself, so a copied or
+        moved folder rebuilds itself (``postedit import``), never the folder it was copied from."""
         d = asdict(self)
-        d["out_dir"] = str(self.out_dir)
-        d["cache_path"] = str(self.cache_path) if self.cache_path else None
+        d["out_dir"] = "."
+        d["cache_path"] = _relative_to(self.cache_path, self.out_dir) if self.cache_path else None
+        local = Path(self.data_path or self.data).expanduser()
+        d["data_path"] = str(local.resolve()) if local.exists() else None
         return d
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TranslateSpec":
+    def from_json(cls, data: dict[str, Any], run_dir: Path | None = None) -> "TranslateSpec":
+        """Read ``translate.json`` of the folder ``run_dir`` (relative paths are resolved against it)."""
         data = dict(data)
-        data["out_dir"] = Path(data["out_dir"])
-        data["cache_path"] = Path(data["cache_path"]) if data.get("cache_path") else None
+        base = Path(run_dir) if run_dir is not None else Path(data["out_dir"])
+        data["out_dir"] = base
+        cache = data.get("cache_path")
+        data["cache_path"] = (base / cache if not Path(cache).is_absolute() else Path(cache)) if cache else None
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _relative_to(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` when inside it, else absolute."""
+    path, folder = Path(path).expanduser().resolve(), Path(folder).expanduser().resolve()
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
 
 
 def segments_path(out_dir: Path, language: str) -> Path:
@@ -84,7 +108,7 @@ def edits_path(out_dir: Path) -> Path:
 
 
 def _load_source(spec: TranslateSpec) -> tuple[Any, str]:
-    rows = load_rows(spec.data, config=spec.config, split=spec.split, language=None)
+    rows = load_rows(spec.data_path or spec.data, config=spec.config, split=spec.split, language=None)
     if spec.limit is not None:
         rows = rows.select(range(min(spec.limit, len(rows)))).flatten_indices()
     split = spec.split or (spec.benchmark and _benchmark_split(spec.benchmark)) or "test"
@@ -109,6 +133,26 @@ def _structure_problems(spec: TranslateSpec, rows: Any, language: str) -> list[d
             for r in bench.iter_items(rows, language, spec.data) if isinstance(r, Rejected)]
 
 
+def _structure_problems_once(spec: TranslateSpec, rows: Any, out: Path) -> list[dict[str, Any]]:
+    """:func:`_structure_problems` of the source, stored next to the output for a local source file that has
+    not changed since (it decodes every image, the largest cost of a re-run that is otherwise cached)."""
+    source = Path(spec.data)
+    if not source.is_file():
+        return _structure_problems(spec, rows, spec.source_language)
+    stat = source.stat()
+    key = hashlib.sha256(json.dumps([__version__, str(source.resolve()), stat.st_size, stat.st_mtime_ns,
+                                     spec.benchmark, spec.config, spec.split, spec.limit,
+                                     spec.source_language]).encode()).hexdigest()
+    path = out / "source_checks.json"
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("key") == key:
+            return stored["problems"]
+    problems = _structure_problems(spec, rows, spec.source_language)
+    write_json_atomic(path, {"key": key, "problems": problems})
+    return problems
+
+
 class _Uncached:
     """Sends every text to the engine, repeats included: only to measure what de-duplication saves."""
 
@@ -119,6 +163,11 @@ class _Uncached:
                   variant: int = 0) -> list[str]:
         self.misses += len(texts)
         return self.inner.translate(texts, source, target, variant=variant)
+
+    def stream(self, requests: Any) -> Any:
+        for key, answer in self.inner.stream(requests):
+            self.misses += 1
+            yield key, answer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -133,6 +182,40 @@ def _engines(spec: TranslateSpec, cache: ResponseCache) -> list[EngineSlot]:
         wrapped = CachedEngine(engine, cache) if spec.dedup else _Uncached(engine)
         slots.append(EngineSlot(name=engine_spec, engine=wrapped))
     return slots
+
+
+class _RowImages:
+    """Each row's image bytes and hash, read from the Arrow image column (struct of bytes and path)."""
+
+    def __init__(self, rows: Any, file: str) -> None:
+        from datasets import Image
+
+        names = [n for n, f in rows.features.items() if isinstance(f, Image)]
+        if not names:
+            raise InputError("--ground-images: the data has no image column", file=file)
+        table = (rows if rows._indices is None else rows.flatten_indices()).data.table
+        self._cells = table.column(names[0]).to_pylist()
+        self._file, self._column = file, names[0]
+
+    def get(self, row: int | None) -> bytes | None:
+        cell = self._cells[row] if row is not None else None
+        if not cell:
+            return None
+        if cell.get("bytes"):
+            return cell["bytes"]
+        if cell.get("path"):
+            try:
+                return Path(cell["path"]).read_bytes()
+            except OSError as exc:
+                raise InputError(f"image not readable: {exc}", file=self._file, row=row, field=self._column) from exc
+        return None
+
+    def hashes(self) -> list[str | None]:
+        out = []
+        for row in range(len(self._cells)):
+            data = self.get(row)
+            out.append(hashlib.sha256(data).hexdigest() if data else None)
+        return out
 
 
 def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dict[str, Any]:
@@ -154,14 +237,17 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     write_json_atomic(out / "translate.json", {"babelvl_version": __version__, **spec.to_json()})
 
     rows, split = _load_source(spec)
-    plan = build_plan(rows, field_spec, source, file=spec.data, mask_quoted=spec.mask_quoted,
-                      dedup=spec.dedup)
     cache = ResponseCache(spec.cache_path or out / "cache.sqlite")
     slots = _engines(spec, cache)
+    images = _RowImages(rows, spec.data) if spec.ground_images else None
+    if images is not None and not slots[0].engine.takes_images:
+        raise InputError(f"--ground-images needs an engine that sees images (vlm:...), not {spec.engine!r}")
+    plan = build_plan(rows, field_spec, source, file=spec.data, mask_quoted=spec.mask_quoted,
+                      dedup=spec.dedup, image_hashes=images.hashes() if images is not None else None)
     detector = LanguageDetector([source.code] + [t.code for t in targets])
     checker = SegmentChecker(source, targets, detector=detector)
     edits = EditStore(edits_path(out))
-    answers = {c: rows[c] for c in field_spec.answer_words if c in rows.column_names}
+    answers = column_lists(rows, field_spec.answer_words)
     row_problems = [{**p, "language": "all"} for p in plan.problems]
 
     all_translations: list[SegmentTranslation] = []
@@ -173,23 +259,26 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
                                                              "language": source.code, "fields": {}})
                                                  for i in range(len(rows))]},
                    out / source.code / f"{split}-00000-of-00001.parquet")
+        task = progress.add_task(f"translate {source.code}→{','.join(t.code for t in targets)}",
+                                 total=len(plan.units) * len(targets))
+        memo = {t.code: _previous_checks(out, source, t) for t in targets}
+        by_language = translate_plan(plan, source=source, targets=targets, engines=slots, retries=spec.retries,
+                                     checker=checker, edits=edits, image_of=images.get if images else None,
+                                     advance=lambda n: progress.advance(task, n), memo=memo)
+        progress.update(task, completed=len(plan.units) * len(targets))
         for target in targets:
-            task = progress.add_task(f"translate {source.code}→{target.code}", total=len(plan.segments))
-            translations = translate_segments(
-                plan.segments, plan.segment_values, plan.segment_fields, source=source, target=target,
-                engines=slots, retries=spec.retries, checker=checker, edits=edits,
-                advance=lambda n, t=task: progress.advance(t, n))
-            progress.update(task, completed=len(plan.segments))
+            translations = by_language[target.code]
             if spec.back_translate:
                 _back_translate(translations, slots[0], source, target, spec.back_translation_threshold)
             columns, problems = assemble_columns(plan, field_spec, answers, translations, source=source,
                                                  target=target, source_name=spec.data)
             problems += _option_problems(plan, field_spec, rows, columns, target)
             write_rows(rows, columns, out / target.code / f"{split}-00000-of-00001.parquet")
-            _write_segments(out, target.code, translations, plan)
+            _write_segments(out, target.code, translations, plan, memo.get(target.code, {}),
+                            checks_fingerprint(source, target))
             all_translations.extend(translations.values())
             row_problems += problems
-    for problem in _structure_problems(spec, rows, spec.source_language):
+    for problem in _structure_problems_once(spec, rows, out):
         row_problems.append(problem)
 
     calls = {slot.name: {"engine_calls": slot.engine.misses, "cache_hits": slot.engine.hits} for slot in slots}
@@ -199,10 +288,14 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
                             for s in slots],
                 "languages": [t.code for t in targets], "rows": len(rows),
                 "segment_occurrences": plan.occurrences, "distinct_segments": len(plan.segments),
-                "calls": calls}
+                "distinct_units": len(plan.units),
+                "units_by_kind": dict(Counter(u.kind for u in plan.units.values())),
+                "grounded": bool(images), "calls": calls}
     from babelvl.translate.edits import corpus_hter
 
-    hter = {t.code: _hter_summary(corpus_hter(_final_pairs(all_translations, t.code, plan))) for t in targets}
+    edited = {t.language for t in all_translations if t.edited}  # HTER means nothing before a human edit
+    hter = {t.code: _hter_summary(corpus_hter(_final_pairs(all_translations, t.code, plan)))
+            for t in targets if t.code in edited}
     report = build_quality_report(all_translations, row_problems=row_problems,
                                   hter={k: v for k, v in hter.items() if v is not None}, run_info=run_info)
     write_quality_report(report, out)
@@ -211,16 +304,16 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     summary = {**run_info, "seconds": elapsed, "row_problems": len(row_problems)}
     total_calls = sum(c["engine_calls"] for c in calls.values())
     console.print(f"[green]done[/green]: {len(rows)} rows, {plan.occurrences} segment occurrences, "
-                  f"{len(plan.segments)} distinct segments x {len(targets)} languages, "
+                  f"{len(plan.units)} distinct units ({len(plan.segments)} segments) x {len(targets)} languages, "
                   f"{total_calls} engine calls, {elapsed:.1f}s; output in {out}")
     return summary
 
 
 def _hter_summary(result: dict[str, Any]) -> dict[str, Any] | None:
     """HTER only means something once a human edited at least one segment."""
-    if not result.get("n_edited"):
+    if not result.get("n_edited") or result["hter"] is None:
         return None
-    return {k: result[k] for k in ("hter", "n_segments", "n_edited")}
+    return {k: result[k] for k in ("hter", "n_segments", "n_edited", "n_skipped", "note") if k in result}
 
 
 def _final_pairs(translations: list[SegmentTranslation], language: str, plan: Plan) -> list[tuple[str, str]]:
@@ -252,7 +345,7 @@ def _option_problems(plan: Plan, spec: FieldSpec, rows: Any, columns: dict[str, 
     if not spec.options:
         return []
     problems = []
-    sources = {c: rows[c] for c in spec.options if c in rows.column_names}
+    sources = column_lists(rows, spec.options)
     for row in range(len(plan.rows)):
         if len(spec.options) == 1:
             column = spec.options[0]
@@ -268,11 +361,42 @@ def _option_problems(plan: Plan, spec: FieldSpec, rows: Any, columns: dict[str, 
     return problems
 
 
-def _write_segments(out: Path, language: str, translations: dict[str, SegmentTranslation], plan: Plan) -> None:
+def _record(t: SegmentTranslation) -> dict[str, Any]:
+    """``asdict`` without its deep copies (a segment store has one record per segment and language)."""
+    return {**vars(t), "failures": [vars(f) for f in t.failures]}
+
+
+def _previous_checks(out: Path, source: LanguagePack, target: LanguagePack) -> dict[str, dict[str, list]]:
+    """Check outcomes stored by the previous run (same packs and babelvl version), to skip re-checking."""
+    from babelvl.translate.base import CheckResult
+
+    path = segments_path(out, target.code)
+    if not path.exists():
+        return {}
+    fingerprint = checks_fingerprint(source, target)
+    known: dict[str, dict[str, list]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("checks_fingerprint") != fingerprint:
+            continue
+        known[record["segment_id"]] = {target_text: [CheckResult(**f) for f in failures]
+                                       for target_text, failures in record.get("checked", [])}
+    return known
+
+
+def _write_segments(out: Path, language: str, translations: dict[str, SegmentTranslation], plan: Plan,
+                    checked: dict[str, dict[str, list]], fingerprint: str) -> None:
     lines = []
     for t in translations.values():
-        record = asdict(t)
+        record = _record(t)
         record["values"] = list(plan.segment_values[t.segment_id])
+        record["checks_fingerprint"] = fingerprint
+        record["checked"] = [[text, [vars(f) for f in failures]]
+                             for text, failures in checked.get(t.segment_id, {}).items()]
+        record["label"] = plan.segment_labels[t.segment_id]
+        unit = plan.units[plan.segment_unit[t.segment_id]]
+        record["unit_kind"] = unit.kind
+        record["unit_labels"] = [label for label, _ in unit.segments]
         lines.append(json.dumps(record, ensure_ascii=False))
     write_atomic(segments_path(out, language), "\n".join(lines) + "\n")
 
@@ -289,7 +413,9 @@ def load_segments(out: Path, language: str) -> tuple[dict[str, SegmentTranslatio
         record = json.loads(line)
         values[record["segment_id"]] = tuple(record.pop("values"))
         record["failures"] = [CheckResult(**f) for f in record["failures"]]
-        translations[record["segment_id"]] = SegmentTranslation(**record)
+        record["fields"] = list(record.get("fields") or [])
+        known = SegmentTranslation.__dataclass_fields__
+        translations[record["segment_id"]] = SegmentTranslation(**{k: v for k, v in record.items() if k in known})
     return translations, values
 
 

@@ -60,7 +60,23 @@ def _ratio_summary(ratios: list[float]) -> dict[str, Any]:
 
 def _new_language() -> dict[str, Any]:
     return {"segments": 0, "passed": 0, "failed": 0, "with_warnings": 0, "retried": 0, "edited": 0,
-            "language_id_skipped": 0, "checks": {}, "hter": None}
+            "language_id_skipped": 0, "checks": {}, "hter": None, "requests": {}}
+
+
+def _unit_summary(translations: Sequence[SegmentTranslation]) -> dict[str, dict[str, int]]:
+    """Per language: units, units sent whole, units that fell back to one request per segment, and units
+    the engine translated while seeing the item's image (grounded) or not."""
+    units: dict[str, dict[str, list[SegmentTranslation]]] = defaultdict(lambda: defaultdict(list))
+    for t in translations:
+        units[t.language][t.unit_id or t.segment_id].append(t)
+    out = {}
+    for language, by_unit in units.items():
+        fallback = sum(any(t.request == "segment" for t in ts) for ts in by_unit.values())
+        whole = sum(all(t.request == "unit" for t in ts) for ts in by_unit.values())
+        grounded = sum(all(t.grounded for t in ts) for ts in by_unit.values())
+        out[language] = {"units": len(by_unit), "sent_whole": whole, "segment_fallbacks": fallback,
+                         "grounded": grounded, "ungrounded": len(by_unit) - grounded}
+    return out
 
 
 def _language_id_skipped(t: SegmentTranslation) -> bool:
@@ -106,7 +122,8 @@ def build_quality_report(translations: Sequence[SegmentTranslation], *,
         lang["segments"] += 1
         lang["failed" if errors else "passed"] += 1
         lang["with_warnings"] += bool(t.failures) and not errors
-        lang["retried"] += t.attempt > 0
+        lang["retried"] += t.tries > 1 or t.attempt > 0  # asked again, whichever answer was kept
+        lang["requests"][t.request] = lang["requests"].get(t.request, 0) + 1
         lang["edited"] += bool(t.edited)
         lang["language_id_skipped"] += _language_id_skipped(t)
         for failure in t.failures:
@@ -127,6 +144,8 @@ def build_quality_report(translations: Sequence[SegmentTranslation], *,
                        "warnings": check_counts[(check, language, field, "warning")]})
     checks.sort(key=lambda c: (c["check"], c["language"], c["field"]))
 
+    for code, summary in _unit_summary(translations).items():
+        languages[code].update(summary)
     problems = [_row_problem(p) for p in row_problems]
     for code, value in (hter or {}).items():
         languages.setdefault(code, _new_language())["hter"] = value
@@ -196,6 +215,18 @@ def render_markdown(report: dict) -> str:
                   ([code, s.get("segments", 0), s.get("passed", 0), s.get("failed", 0),
                     s.get("with_warnings", 0), s.get("retried", 0), s.get("edited", 0),
                     s.get("language_id_skipped", 0), s.get("hter")]
+                   for code, s in report["languages"].items()))
+
+    out += ["## Requests by language", "",
+            "A unit is what one request carries: an item's question, options and short hint together, or one "
+            "sentence of a long hint with the question as context. A unit falls back to one request per "
+            "segment (question as context) when its structured answer stays malformed after retries. "
+            "Grounded: the engine saw the item's image.", ""]
+    out += _table(["Language", "Units", "Sent whole", "Segment fallbacks", "Grounded", "Ungrounded",
+                   "Segments by request"],
+                  ([code, s.get("units", 0), s.get("sent_whole", 0), s.get("segment_fallbacks", 0),
+                    s.get("grounded", 0), s.get("ungrounded", 0),
+                    ", ".join(f"{k} {v}" for k, v in sorted(s.get("requests", {}).items()))]
                    for code, s in report["languages"].items()))
 
     out += ["## Failed checks by language and field", "",

@@ -20,7 +20,15 @@ def _run_spec(out_dir: Path) -> TranslateSpec:
     path = out_dir / "translate.json"
     if not path.exists():
         raise InputError("not a babelvl translation folder (no translate.json)", file=str(path))
-    return TranslateSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the run file ({exc})", file=str(path)) from None
+    spec = TranslateSpec.from_json(stored, run_dir=out_dir)  # this folder, even when copied or moved
+    if spec.data_path and not Path(spec.data_path).exists() and not Path(spec.data).exists():
+        raise InputError(f"the source data of this run is gone ({spec.data_path}); put it back there to "
+                         "rebuild the dataset", file=str(path), field="data_path")
+    return spec
 
 
 def export_for_review(out_dir: Path, path: Path, *, fmt: str, languages: list[str] | None = None) -> int:

@@ -28,7 +28,16 @@ class FieldSpec:
     answer_words: tuple[str, ...] = ()
     """Columns holding a yes/no word: rewritten to the target pack's words (case style kept)."""
     options: tuple[str, ...] = ()
-    """Columns that together (or one list column) form a row's option set: checked to stay distinct."""
+    """Columns that together (or one list column) form a row's option set: checked to stay distinct, and
+    translated in the same request as their question."""
+    context: tuple[str, ...] = ()
+    """Hint-like columns: translated with their item when short; when long, one sentence per request with
+    the question as context."""
+    question: str = "question"
+    """The column whose text is the context of long hints' sentences."""
+    code: str = "verbatim"
+    """Code in any field (programs, formulas): "verbatim" keeps it as it is; "comments" translates its
+    ``#``/``//`` comments only."""
 
     def columns_to_translate(self) -> tuple[str, ...]:
         return self.translate + self.optional
@@ -38,11 +47,11 @@ SPECS: dict[str, FieldSpec] = {
     "mmbench": FieldSpec(translate=("question",), optional=("hint", "A", "B", "C", "D"),
                          keep=("index", "answer", "category", "L2-category", "l2-category", "image",
                                "source", "split", "comment"),
-                         options=("A", "B", "C", "D")),
+                         options=("A", "B", "C", "D"), context=("hint",)),
     "scienceqa": FieldSpec(translate=("question", "choices"), optional=("hint",),
                            keep=("image", "answer", "task", "grade", "subject", "topic", "category",
                                  "skill", "lecture", "solution"),
-                           options=("choices",)),
+                           options=("choices",), context=("hint",)),
     "mme": FieldSpec(translate=("question",), keep=("question_id", "image", "category"),
                      suffixes={"question": "yes_no"}, answer_words=("answer",)),
     "pope": FieldSpec(translate=("question",),

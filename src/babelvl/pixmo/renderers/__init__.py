@@ -28,6 +28,11 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 from babelvl.errors import InputError
 
 ENTRY_POINT_GROUP = "babelvl.renderers"
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+"""A rendered image larger than this (bytes) is refused."""
+MAX_IMAGE_PIXELS = 36_000_000
+"""A rendered image with more pixels than this (6000 x 6000) is refused: real CoSyn figures are
+well under 10 MP, and a decompression bomb must not reach the dataset or its readers."""
 
 
 @dataclass(frozen=True)
@@ -119,20 +124,34 @@ def render_or_keep(original: bytes, code: str, data: str | None, renderer: Rende
                                  memory_mb=memory_mb)
     if not result.ok or not result.image_bytes:
         return original, result.reason or "no_output: the renderer returned no image"
-    problem = _undecodable(result.image_bytes)
+    problem = image_problem(result.image_bytes)
     if problem:
-        return original, f"no_output: rendered file is not a readable image ({problem})"
+        return original, problem
     return result.image_bytes, None
 
 
-def _undecodable(image_bytes: bytes) -> str | None:
+def image_problem(image_bytes: bytes, *, max_bytes: int | None = None,
+                  max_pixels: int | None = None) -> str | None:
+    """None for an acceptable image; else the reason (``too_large: ...`` or ``no_output: ...``).
+
+    The size is read from the header before any pixel is decoded, so a decompression bomb is
+    refused without being expanded. Limits default to the module's MAX_IMAGE_BYTES/PIXELS.
+    """
     from PIL import Image
 
+    max_bytes = MAX_IMAGE_BYTES if max_bytes is None else max_bytes
+    max_pixels = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    if len(image_bytes) > max_bytes:
+        return f"too_large: the image is {len(image_bytes)} bytes (limit {max_bytes})"
     try:
         with Image.open(io.BytesIO(image_bytes)) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                return (f"too_large: the image is {width} x {height} = {width * height} pixels "
+                        f"(limit {max_pixels})")
             image.verify()
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad files
-        return f"{type(exc).__name__}: {exc}"
+        return f"no_output: rendered file is not a readable image ({type(exc).__name__}: {exc})"
     return None
 
 
@@ -156,5 +175,5 @@ def _load_builtins_and_plugins() -> None:
             warnings.warn(f"could not load renderer plug-in {entry.name!r}: {exc}", stacklevel=2)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "RenderResult", "Renderer", "available_renderers", "get_renderer",
-           "record_field", "register_renderer", "render_or_keep", "renderer_for"]
+__all__ = ["ENTRY_POINT_GROUP", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "RenderResult", "Renderer",
+           "available_renderers", "get_renderer", "image_problem", "record_field", "register_renderer", "render_or_keep", "renderer_for"]

@@ -35,12 +35,8 @@ CODE_MODULE_NAME = "babelvl_dataset_code"
 def main(argv: list[str]) -> int:
     output = Path(argv[1]).resolve()
     payload = json.loads(sys.stdin.read())
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.show = lambda *args, **kwargs: None  # Agg cannot show; some scripts call it anyway
+    # matplotlib is imported by the code itself (MPLBACKEND=Agg is set by the sandbox), not here
+    # first: code that never draws then fails in milliseconds instead of after a 1 s import.
     started = time.time()
     namespace: dict[str, Any] = {"__name__": CODE_MODULE_NAME, "__builtins__": __builtins__}
     # running dataset code is the point; this process is the sandboxed child
@@ -52,7 +48,7 @@ def main(argv: list[str]) -> int:
             returned = entry()
         else:
             returned = entry(_load_data(payload.get("data"), payload.get("data_format", "auto")))
-    png = _to_png(returned) or _saved_image(Path.cwd(), started, exclude=output) or _current_figure(plt)
+    png = _to_png(returned) or _saved_image(Path.cwd(), started, exclude=output) or _current_figure()
     if png is None:
         print("[babelvl runner] the code made no figure or image", file=sys.stderr)
         return 0
@@ -151,7 +147,11 @@ def _saved_image(root: Path, since: float, *, exclude: Path) -> bytes | None:
     return None
 
 
-def _current_figure(plt: Any) -> bytes | None:
+def _current_figure() -> bytes | None:
+    if "matplotlib.pyplot" not in sys.modules:
+        return None  # the code never used pyplot: there is no current figure
+    import matplotlib.pyplot as plt
+
     if not plt.get_fignums():
         return None
     buffer = io.BytesIO()

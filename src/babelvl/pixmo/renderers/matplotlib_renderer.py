@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from babelvl.pixmo.renderers import RenderResult, record_field
+from babelvl.pixmo.renderers import (MAX_IMAGE_BYTES, RenderResult, image_problem,
+                                     record_field)
 from babelvl.pixmo.sandbox import run_sandboxed
 
 RUNNER = Path(__file__).with_name("_runner.py")
@@ -39,24 +40,32 @@ class MatplotlibRenderer:
 
     def render(self, code: str, data: str | None, *, workdir: Path, timeout_s: float = 30,
                memory_mb: int = 1024, data_format: str = "auto") -> RenderResult:
-        """Render in a fresh folder under ``workdir`` (removed afterwards)."""
+        """Render in the sandbox; ``workdir`` holds the run's control files (removed afterwards).
+
+        The image comes back through a pipe (never read from a path the code could have turned
+        into a link) and is checked against :data:`~babelvl.pixmo.renderers.MAX_IMAGE_BYTES` and
+        :data:`~babelvl.pixmo.renderers.MAX_IMAGE_PIXELS`.
+        """
         Path(workdir).mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="mpl-", dir=workdir) as folder:
-            run_dir = Path(folder)
-            _seed_font_cache(run_dir / ".mplconfig")
+            seed = Path(folder) / "seed"
+            _seed_font_cache(seed / ".mplconfig")
             payload = json.dumps({"code": code, "data": data, "data_format": data_format})
-            result = run_sandboxed([str(RUNNER), OUTPUT_NAME], workdir=run_dir, timeout_s=timeout_s,
-                                   memory_mb=memory_mb, stdin=payload.encode("utf-8"))
-            output = run_dir / OUTPUT_NAME
-            image = output.read_bytes() if result.ok and output.is_file() else None
+            result = run_sandboxed([str(RUNNER), OUTPUT_NAME], workdir=Path(folder),
+                                   timeout_s=timeout_s, memory_mb=memory_mb,
+                                   stdin=payload.encode("utf-8"), output=OUTPUT_NAME, seed=seed,
+                                   max_output_bytes=MAX_IMAGE_BYTES)
         seconds = round(time.monotonic() - started, 3)
         if not result.ok:
             return RenderResult(False, None, result.reason, seconds)
-        if not image:
+        if not result.output:
             return RenderResult(False, None, "no_output: the code made no figure or image file",
                                 seconds)
-        return RenderResult(True, image, None, seconds)
+        problem = image_problem(result.output)
+        if problem:
+            return RenderResult(False, None, problem, seconds)
+        return RenderResult(True, result.output, None, seconds)
 
 
 def uses_matplotlib(code: str) -> bool:
@@ -81,7 +90,7 @@ def _seed_font_cache(mplconfig: Path) -> None:
     """Copy matplotlib's font list into the run's config folder.
 
     Without it every run rebuilds the list (about 0.3 s) and matplotlib tries to run ``fc-list``,
-    which the sandbox refuses. The list is built once per machine by a trusted child process.
+    which the sandbox refuses (and a refusal fails the run). The list is built once per machine by a trusted child process.
     """
     cache = _font_cache_dir()
     if cache is None:

@@ -18,7 +18,13 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SESSION_SECONDS = 12 * 3600
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 """User and project names: safe in URLs, file names and logs."""
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+"""Longer passwords are refused before hashing: scrypt's cost grows with the input."""
+MIN_STRENGTH = 3
+"""zxcvbn score (0-4) a new password needs: 3 means about 10^8 guesses or more."""
+DEVICE_DAYS = 90
+"""Lifetime of the device cookie a successful login leaves (see :func:`sign_device`)."""
 
 
 def _b64(data: bytes) -> str:
@@ -56,8 +62,29 @@ def check_new_credentials(name: str, password: str) -> str | None:
     """A reason the name or password is not acceptable, or None."""
     if not NAME_RE.match(name):
         return "names use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)"
+    return password_problem(password, name=name)
+
+
+def password_problem(password: str, *, name: str = "") -> str | None:
+    """Why a new password is refused (length, or found guessable by zxcvbn), or None.
+
+    zxcvbn (Dropbox's estimator, MIT; the Python port on PyPI) ships frequency lists of common
+    passwords from leaks, English words, names and keyboard patterns, and scores how many guesses
+    a password would take. The user's name and the app's name count as known to an attacker.
+    """
     if len(password) < MIN_PASSWORD:
         return f"passwords need at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"passwords have at most {MAX_PASSWORD} characters"
+    from zxcvbn import zxcvbn
+
+    result = zxcvbn(password, user_inputs=[name, "babelvl", "annotate", "annotation"])
+    if result["score"] < MIN_STRENGTH:
+        feedback = result.get("feedback") or {}
+        hint = " ".join(part for part in [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
+                        if part)
+        return "this password is too easy to guess" + (f" ({hint.strip()})" if hint.strip() else "") + \
+            "; a few unrelated words make a strong one"
     return None
 
 
@@ -100,3 +127,31 @@ def check_served(secret: str, user_id: int, project: str, item_id: str, value: s
 def _served_mac(secret: str, user_id: int, project: str, item_id: str, stamp: str) -> str:
     message = "\x1f".join([str(user_id), project, item_id, stamp]).encode("utf-8")
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+# --- device cookies: a browser that logged in as a user before ---------------------------------
+
+def sign_device(secret: str, user_id: int, now: float | None = None) -> str:
+    """``issued.mac`` for this user: lets that browser past the per-user-name login throttle.
+
+    Per-name throttling slows a distributed guess at one account, but it would also lock the
+    account's owner out if anyone could trigger it; a browser holding this cookie has logged in
+    as the user before, so the name's throttle does not apply to it (OWASP's "device cookie").
+    """
+    issued = f"{now if now is not None else time.time():.0f}"
+    return f"{issued}.{_device_mac(secret, user_id, issued)}"
+
+
+def check_device(secret: str, user_id: int, value: str | None, now: float | None = None) -> bool:
+    if not value or len(value) > 100:
+        return False
+    issued, _, mac = value.partition(".")
+    try:
+        age = (now if now is not None else time.time()) - float(issued)
+    except ValueError:
+        return False
+    return 0 <= age <= DEVICE_DAYS * 86400 and hmac.compare_digest(mac, _device_mac(secret, user_id, issued))
+
+
+def _device_mac(secret: str, user_id: int, issued: str) -> str:
+    return hmac.new(secret.encode(), f"device\x1f{user_id}\x1f{issued}".encode(), hashlib.sha256).hexdigest()[:32]

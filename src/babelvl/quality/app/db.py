@@ -83,6 +83,22 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_actor_action ON audit(actor, action, at);
+CREATE INDEX IF NOT EXISTS audit_action_id ON audit(action, id);
+CREATE TABLE IF NOT EXISTS login_throttle (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last REAL NOT NULL,
+    next_allowed REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_throttle_last ON login_throttle(last);
+CREATE TABLE IF NOT EXISTS page_views (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    project_id INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    first_served REAL NOT NULL,
+    last_served REAL NOT NULL,
+    PRIMARY KEY (user_id, project_id, item_id)
+);
 CREATE INDEX IF NOT EXISTS assignments_annotator ON assignments(annotator_id, project_id);
 """
 
@@ -109,6 +125,9 @@ def init_db(path: str | Path) -> None:
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA)
+        columns = {row["name"] for row in conn.execute("PRAGMA table_info(users)")}
+        if "disabled" not in columns:  # databases made before users could be disabled
+            conn.execute("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")
     finally:
         conn.close()
 
@@ -127,6 +146,7 @@ class User:
     id: int
     name: str
     role: str
+    disabled: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -195,10 +215,10 @@ class Store:
     def audit_tail(self, limit: int = 200) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
 
-    def failed_logins_since(self, name: str, since_iso: str) -> int:
-        row = self._one("SELECT COUNT(*) AS n FROM audit WHERE actor = ? AND action = 'login_failed' "
-                        "AND at >= ?", (name, since_iso))
-        return int(row["n"]) if row else 0
+    def prune_failed_logins(self, keep: int) -> None:
+        """Keep only the latest ``keep`` failed-login entries: strangers must not grow the log without bound."""
+        self.conn.execute("DELETE FROM audit WHERE action = 'login_failed' AND id <= COALESCE((SELECT id FROM audit "
+                          "WHERE action = 'login_failed' ORDER BY id DESC LIMIT 1 OFFSET ?), -1)", (keep,))
 
     # --- users and sessions -------------------------------------------------------------------
 
@@ -210,16 +230,31 @@ class Store:
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
     def user_with_hash(self, name: str) -> tuple[User, str] | None:
-        row = self._one("SELECT id, name, role, password_hash FROM users WHERE name = ?", (name,))
-        return (User(row["id"], row["name"], row["role"]), row["password_hash"]) if row else None
+        row = self._one("SELECT id, name, role, disabled, password_hash FROM users WHERE name = ?", (name,))
+        return (_user(row), row["password_hash"]) if row else None
 
     def users(self) -> list[User]:
-        rows = self.conn.execute("SELECT id, name, role FROM users ORDER BY name").fetchall()
-        return [User(r["id"], r["name"], r["role"]) for r in rows]
+        rows = self.conn.execute("SELECT id, name, role, disabled FROM users ORDER BY name").fetchall()
+        return [_user(r) for r in rows]
 
     def users_by_name(self, names: Iterable[str]) -> dict[str, User]:
         wanted = set(names)
         return {u.name: u for u in self.users() if u.name in wanted}
+
+    def set_disabled(self, user: User, disabled: bool, *, actor: str) -> None:
+        """Disable (and log out everywhere) or enable a user; their annotations are kept."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user.id))
+            if disabled:
+                conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+            self.audit(actor, "user_disabled" if disabled else "user_enabled", name=user.name)
+
+    def set_password(self, user: User, password_hash: str, *, actor: str) -> None:
+        """A new password; every session of the user ends."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user.id))
+            conn.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+            self.audit(actor, "password_reset", name=user.name)
 
     def create_session(self, token_hash: str, user: User, csrf: str, expires: float) -> None:
         with self.transaction() as conn:
@@ -229,16 +264,55 @@ class Store:
             self.audit(user.name, "login")
 
     def session(self, token_hash: str) -> tuple[User, str] | None:
-        """(user, csrf token) of a live session."""
-        row = self._one("SELECT u.id, u.name, u.role, s.csrf_token FROM sessions s "
-                        "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires > ?",
-                        (token_hash, time.time()))
-        return (User(row["id"], row["name"], row["role"]), row["csrf_token"]) if row else None
+        """(user, csrf token) of a live session of an enabled user."""
+        row = self._one("SELECT u.id, u.name, u.role, u.disabled, s.csrf_token FROM sessions s "
+                        "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires > ? "
+                        "AND u.disabled = 0", (token_hash, time.time()))
+        return (_user(row), row["csrf_token"]) if row else None
 
     def delete_session(self, token_hash: str, actor: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
             self.audit(actor, "logout")
+
+    # --- login throttle (see throttle.py) -----------------------------------------------------
+
+    def throttle_rows(self, keys: Iterable[str]) -> dict[str, sqlite3.Row]:
+        keys = list(keys)
+        marks = ",".join("?" * len(keys))
+        rows = self.conn.execute(f"SELECT * FROM login_throttle WHERE key IN ({marks})", keys).fetchall()
+        return {r["key"]: r for r in rows}
+
+    def throttle_put(self, key: str, failures: int, last: float, next_allowed: float) -> None:
+        self.conn.execute("INSERT INTO login_throttle(key, failures, last, next_allowed) VALUES (?, ?, ?, ?) "
+                          "ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, last = excluded.last, "
+                          "next_allowed = excluded.next_allowed", (key, failures, last, next_allowed))
+
+    def throttle_delete(self, keys: Iterable[str]) -> None:
+        self.conn.executemany("DELETE FROM login_throttle WHERE key = ?", [(k,) for k in keys])
+
+    def throttle_prune(self, older_than: float, max_rows: int) -> None:
+        self.conn.execute("DELETE FROM login_throttle WHERE last < ?", (older_than,))
+        self.conn.execute("DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle "
+                          "ORDER BY last DESC LIMIT -1 OFFSET ?)", (max_rows,))
+
+    # --- item page views: the server's clock of time per item ---------------------------------
+
+    def page_served(self, user_id: int, project_id: int, item_id: str, now: float) -> None:
+        """Note that the item page was served; the first serve since the last submission is kept."""
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO page_views(user_id, project_id, item_id, first_served, last_served) "
+                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, project_id, item_id) DO UPDATE SET "
+                         "last_served = excluded.last_served", (user_id, project_id, item_id, now, now))
+
+    def take_page_view(self, user_id: int, project_id: int, item_id: str) -> tuple[float, float] | None:
+        """(first, last) serve time of the item page since the last submission, and forget it."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT first_served, last_served FROM page_views WHERE user_id = ? AND "
+                               "project_id = ? AND item_id = ?", (user_id, project_id, item_id)).fetchone()
+            conn.execute("DELETE FROM page_views WHERE user_id = ? AND project_id = ? AND item_id = ?",
+                         (user_id, project_id, item_id))
+        return (row["first_served"], row["last_served"]) if row else None
 
     # --- projects and items -------------------------------------------------------------------
 
@@ -352,11 +426,24 @@ class Store:
                        annotation_id=row["id"], revisions=row["revisions"])
         return row
 
+    def comments(self, project_id: int) -> list[sqlite3.Row]:
+        """Annotations that carry a comment, for the admin: item, annotator, comment, when."""
+        return self.conn.execute(
+            "SELECT n.id, n.item_id, u.name AS annotator, json_extract(n.values_json, '$.comment') AS comment, "
+            "n.updated FROM annotations n JOIN users u ON u.id = n.annotator_id JOIN items i "
+            "ON i.project_id = n.project_id AND i.item_id = n.item_id WHERE n.project_id = ? "
+            "AND COALESCE(json_extract(n.values_json, '$.comment'), '') <> '' ORDER BY i.position, u.name",
+            (project_id,)).fetchall()
+
     def export_rows(self, project_id: int) -> list[sqlite3.Row]:
         return self.conn.execute(
             "SELECT n.*, u.name AS annotator FROM annotations n JOIN users u ON u.id = n.annotator_id "
             "JOIN items i ON i.project_id = n.project_id AND i.item_id = n.item_id "
             "WHERE n.project_id = ? ORDER BY i.position, u.name", (project_id,)).fetchall()
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(row["id"], row["name"], row["role"], bool(row["disabled"]))
 
 
 def to_annotation(row: sqlite3.Row) -> Annotation:

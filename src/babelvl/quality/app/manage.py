@@ -33,6 +33,40 @@ def create_admin(db_path: str | Path, name: str, password: str) -> None:
     create_user(db_path, name, password, role="admin")
 
 
+def ensure_admin(db_path: str | Path, name: str, password: str | None) -> str:
+    """``serve --admin NAME``: make sure NAME is an admin who can log in; safe to repeat on every start.
+
+    * NAME does not exist: it is created with ``password`` (required then) -> ``"created"``.
+    * NAME is an admin: it is kept. If ``password`` is given and is not its current password, the
+      password is reset to it (ending its sessions), so whoever runs the server can recover a lost
+      admin password by setting ``$BABELVL_ADMIN_PASSWORD``; a disabled admin is enabled again
+      -> ``"kept"`` or ``"password reset"``.
+    * NAME is an annotator: InputError (an annotator is never promoted silently).
+    """
+    init_db(db_path)
+    with open_store(db_path) as store:
+        found = store.user_with_hash(name) if auth.NAME_RE.match(name) else None
+        if found is None:
+            if not password:
+                raise InputError(f"admin {name!r} does not exist yet: set BABELVL_ADMIN_PASSWORD to create it",
+                                 field="--admin")
+            create_admin(db_path, name, password)
+            return "created"
+        user, stored = found
+        if not user.is_admin:
+            raise InputError(f"user {name!r} exists and is an annotator, not an admin", field="--admin")
+        outcome = "kept"
+        if password and not auth.verify_password(password, stored):
+            problem = auth.password_problem(password, name=name)
+            if problem:
+                raise InputError(f"BABELVL_ADMIN_PASSWORD: {problem}", field="--admin")
+            store.set_password(user, auth.hash_password(password), actor="cli")
+            outcome = "password reset"
+        if user.disabled:
+            store.set_disabled(user, False, actor="cli")
+    return outcome
+
+
 def create_project(db_path: str | Path, name: str, protocol: str | dict[str, Any]) -> None:
     """A project under a built-in protocol name or a protocol dict (as loaded from YAML)."""
     if not auth.NAME_RE.match(name):

@@ -1,4 +1,5 @@
-"""Admin pages: users, projects, imports, export and the audit log. Every route requires an admin."""
+"""Admin pages: users (create, disable, reset passwords), projects, imports, export, annotators'
+comments and the audit log. Every route requires an admin."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from . import auth
-from .db import Project, Store, to_annotation
+from . import auth, throttle
+from .db import Project, Store, User, to_annotation
 from .imports import MAX_PROBLEMS, ImportBatch, attach_images, check_batch, parse_upload
 from .protocol_forms import BUILTIN_PROTOCOLS, ProtocolError, protocol_from_dict
 from .web import Auth, csrf_form, form_text, get_store, render, require_admin
@@ -49,6 +50,50 @@ def create_user(form: FormData = Depends(csrf_form), session: Auth = Depends(req
     except sqlite3.IntegrityError:
         return _dashboard(session, store, error=f"User not created: {name!r} already exists.", status=400)
     return RedirectResponse("/admin?" + urlencode({"notice": f"User {name} created."}), status_code=303)
+
+
+def _user_or_404(store: Store, name: str) -> User:
+    found = store.user_with_hash(name) if auth.NAME_RE.match(name) else None
+    if found is None:
+        raise HTTPException(404, f"No user named {name!r}.")
+    return found[0]
+
+
+def _back(notice: str) -> RedirectResponse:
+    return RedirectResponse("/admin?" + urlencode({"notice": notice}), status_code=303)
+
+
+@router.post("/users/{name}/disable")
+def disable_user(name: str, form: FormData = Depends(csrf_form), session: Auth = Depends(require_admin),
+                 store: Store = Depends(get_store)) -> Response:
+    """Disable a user: their sessions end and they cannot log in; their annotations stay."""
+    user = _user_or_404(store, name)
+    if user.id == session.user.id:
+        return _dashboard(session, store, status=400, error="You cannot disable yourself (ask another admin).")
+    store.set_disabled(user, True, actor=session.user.name)
+    return _back(f"User {user.name} disabled.")
+
+
+@router.post("/users/{name}/enable")
+def enable_user(name: str, form: FormData = Depends(csrf_form), session: Auth = Depends(require_admin),
+                store: Store = Depends(get_store)) -> Response:
+    user = _user_or_404(store, name)
+    store.set_disabled(user, False, actor=session.user.name)
+    return _back(f"User {user.name} enabled.")
+
+
+@router.post("/users/{name}/password")
+def reset_password(name: str, form: FormData = Depends(csrf_form), session: Auth = Depends(require_admin),
+                   store: Store = Depends(get_store)) -> Response:
+    """Set a new password (same policy as new users); the user's sessions and login throttles end."""
+    user = _user_or_404(store, name)
+    password = str(form.get("password") or "")
+    problem = auth.password_problem(password, name=user.name)
+    if problem:
+        return _dashboard(session, store, status=400, error=f"Password of {user.name} not changed: {problem}.")
+    store.set_password(user, auth.hash_password(password), actor=session.user.name)
+    throttle.forget_name(store, user.name)
+    return _back(f"Password of {user.name} changed; their sessions were ended.")
 
 
 def _protocol_from_form(form: FormData) -> dict:
@@ -159,6 +204,14 @@ def export(name: str, session: Auth = Depends(require_admin), store: Store = Dep
         store.audit(session.user.name, "export", project=project.name, annotations=len(rows))
     return Response(body, media_type="application/x-ndjson",
                     headers={"Content-Disposition": f'attachment; filename="{project.name}-annotations.jsonl"'})
+
+
+@router.get("/projects/{name}/comments")
+def comments(name: str, session: Auth = Depends(require_admin), store: Store = Depends(get_store)) -> Response:
+    """Every annotator comment of the project, by item."""
+    project = _project(store, name)
+    return render("comments.html", session, title=f"Comments · {project.name}", project=project,
+                  comments=store.comments(project.id))
 
 
 @router.get("/audit")

@@ -8,7 +8,6 @@ and a missing one all get the same 404.
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,8 @@ from .web import Auth, config, csrf_form, form_text, get_store, item_url, render
 
 router = APIRouter()
 NOT_IN_QUEUE = "No such item in your queue."
-CLOCK_SLACK = 2.0
-"""Seconds the browser's clock may exceed the server's measure (network, rounding)."""
+MAX_VIEW_SECONDS = 2 * 3600.0
+"""A first view older than this (a tab left open overnight) is not counted: the latest view is."""
 
 
 @router.get("/queue")
@@ -98,26 +97,28 @@ def _assigned_or_404(store: Store, project_name: str, item_id: str, session: Aut
 def item_page(request: Request, project_name: str, item_id: str, session: Auth = Depends(require_user),
               store: Store = Depends(get_store)) -> Response:
     project, row = _assigned_or_404(store, project_name, item_id, session)
+    store.page_served(session.user.id, project.id, item_id, time.time())
     return _item_page(request, session, store, project, row, protocol=protocol_from_dict(project.protocol))
 
 
-def _seconds(request: Request, session: Auth, project: Project, item_id: str, form: FormData) -> tuple[float | None, str]:
-    """(seconds spent, page-view nonce): the browser's measure when it is plausible, else the time
-    since the server served the page."""
-    try:
-        client: float | None = float(form_text(form, "client_seconds"))
-    except ValueError:
-        client = None
-    if client is not None and not (math.isfinite(client) and client >= 0):
-        client = None
+def _seconds(request: Request, session: Auth, project: Project, item_id: str, form: FormData,
+             store: Store) -> tuple[float | None, str]:
+    """(seconds spent, page-view nonce), both from the server: the time since the server first served
+    this item's page to this user (since their last submission), and the nonce of the signed form.
+
+    Nothing the browser sends sets the time: a stamp that is not this server's for this user and
+    item gets a fresh nonce, and a submission without a recorded page view (a resent form) adds no
+    time."""
     stamp = auth.check_served(config(request).secret, session.user.id, project.name, item_id,
                               form_text(form, "served"))
-    if stamp is None:
-        return (client if client is not None and client < 86_400 else None), "unstamped-" + auth.new_token()
-    served_at, nonce = stamp
-    elapsed = max(0.0, time.time() - served_at)
-    seconds = client if client is not None and client <= elapsed + CLOCK_SLACK else elapsed
-    return round(seconds, 2), nonce
+    nonce = stamp[1] if stamp is not None else "unstamped-" + auth.new_token()
+    view = store.take_page_view(session.user.id, project.id, item_id)
+    if view is None:
+        return None, nonce
+    now = time.time()
+    first, last = view
+    seconds = now - first if now - first <= MAX_VIEW_SECONDS else now - last
+    return round(max(0.0, seconds), 2), nonce
 
 
 @router.post("/projects/{project_name}/items/{item_id:path}")
@@ -131,7 +132,7 @@ def submit(request: Request, project_name: str, item_id: str, form: FormData = D
     except FieldError as exc:
         return _item_page(request, session, store, project, row, protocol=protocol, status=400,
                           error=f"Not saved: field '{exc.field}': {exc.reason}")
-    seconds, nonce = _seconds(request, session, project, item_id, form)
+    seconds, nonce = _seconds(request, session, project, item_id, form, store)
     store.save_annotation(project, item_id, session.user, protocol.name, values, seconds, nonce)
     nav = _neighbours(store, session, project, item_id)
     return RedirectResponse(nav["after_submit"], status_code=303)

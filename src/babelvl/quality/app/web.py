@@ -99,8 +99,15 @@ async def csrf_form(request: Request, session: Auth = Depends(require_user)) -> 
         await form.close()
 
 
+MAX_LOGIN_BODY = 16_384
+"""Bytes a login form may have (it comes from anyone): a name, a password, a token and a path."""
+
+
 async def login_form(request: Request) -> AsyncIterator[FormData]:
     """The login form, checked against the double-submit cookie set with the login page."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > MAX_LOGIN_BODY:
+        raise HTTPException(413, f"A login form has at most {MAX_LOGIN_BODY} bytes.")
     form = await _checked_form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
     try:
         yield form

@@ -17,7 +17,7 @@ from babelvl.errors import BabelvlError
 from babelvl.translate.base import Engine
 from babelvl.translate.engines.cached import CachedEngine
 from babelvl.translate.engines.gguf import GGUFEngine
-from babelvl.translate.engines.llm import LLMEngine
+from babelvl.translate.engines.llm import LLMEngine, VLMEngine
 from babelvl.translate.engines.seq2seq import Seq2SeqEngine
 
 __all__ = [
@@ -27,12 +27,14 @@ __all__ = [
     "RECOMMENDED_ENGINES",
     "RecommendedEngine",
     "Seq2SeqEngine",
+    "VLMEngine",
     "SPEC_FORMS",
     "load_engine",
 ]
 
 SPEC_FORMS = (
     "openai:<model> (a served chat LLM, with --api-base) or hf:<hub id or path> (a chat LLM in process)",
+    "vlm:<model spec> (a vision-language model that sees each item's image: vlm:openai:Qwen/Qwen2.5-VL-7B-Instruct)",
     "mt:<hub id or path> (e.g. mt:google/madlad400-3b-mt, mt:Helsinki-NLP/opus-mt-{src}-{tgt})",
     "gguf:<path.gguf or gemma3-270m> (offline demo/test engine)",
 )
@@ -60,7 +62,7 @@ RECOMMENDED_ENGINES: tuple[RecommendedEngine, ...] = (
                       "small and fast, one model per pair (attribution required); not every pair exists"),
 )
 
-_KINDS: dict[str, type[Engine]] = {"llm": LLMEngine, "mt": Seq2SeqEngine, "gguf": GGUFEngine}
+_KINDS: dict[str, type[Engine]] = {"llm": LLMEngine, "vlm": VLMEngine, "mt": Seq2SeqEngine, "gguf": GGUFEngine}
 #: model-spec schemes (babelvl.models.load_backend) that name a chat LLM used as a translation engine
 _LLM_MODEL_SCHEMES = ("openai", "hf")
 
@@ -82,6 +84,7 @@ def load_engine(spec: str, **options: Any) -> Engine:
         raise BabelvlError(f"engine spec {spec!r} names no model; forms:\n  " + "\n  ".join(SPEC_FORMS))
     accepted = {name: _keyword_options(cls) for name, cls in _KINDS.items()}
     accepted["llm"] |= _backend_options()
+    accepted["vlm"] |= _backend_options()
     known = set().union(*accepted.values())
     unknown = sorted(set(options) - known)
     if unknown:

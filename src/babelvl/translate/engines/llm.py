@@ -6,13 +6,18 @@ warning, and dataset cards show it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from babelvl.errors import BabelvlError
 from babelvl.languages import LanguagePack
 from babelvl.models import Backend, GenerationSettings, Request, load_backend
-from babelvl.translate.base import Engine
-from babelvl.translate.engines.prompts import PROMPT_VERSION, chat_prompt, clean_output, validate_variant
+from babelvl.translate.base import Engine, TranslationRequest
+from babelvl.translate.engines.calls import answers_as_completed
+from babelvl.translate.engines.prompts import (PROMPT_VERSION, chat_prompt, clean_output, unit_prompt,
+                                               validate_variant)
+
+#: version of the unit (JSON) and context prompt wordings; part of their prompt ids, hence of cache keys
+UNIT_PROMPT_VERSION = "1"
 
 #: greedy decoding, with room for a long hint or question
 DEFAULT_SETTINGS = GenerationSettings(max_new_tokens=256)
@@ -23,8 +28,12 @@ class LLMEngine(Engine):
     """A chat LLM behind ``load_backend(backend_spec, **backend_options)``, sent text-only requests.
 
     ``batch_size`` defaults to the backend's own. Decoding is greedy (``settings.temperature`` 0) so cached and
-    resumed runs agree.
+    resumed runs agree. It translates an item's fields together (JSON in, JSON out) and reads contexts.
     """
+
+    supports_units = True
+    supports_context = True
+    kind = "llm"
 
     def __init__(
         self,
@@ -48,7 +57,7 @@ class LLMEngine(Engine):
 
     def identity(self) -> dict[str, Any]:
         ident: dict[str, Any] = {
-            "engine": "llm",
+            "engine": self.kind,
             "backend": self.backend.identity(),
             "prompt_version": PROMPT_VERSION,
             "settings": self.settings.as_dict(),
@@ -61,6 +70,30 @@ class LLMEngine(Engine):
     def prompt_id(self, variant: int = 0) -> str:
         return f"chat-p{PROMPT_VERSION}-v{validate_variant(variant)}"
 
+    def request_prompt_id(self, request: TranslationRequest) -> str:
+        variant = validate_variant(request.variant)
+        if request.is_unit:
+            return f"unit-p{UNIT_PROMPT_VERSION}-v{variant}"
+        if request.context:
+            return f"chat-p{PROMPT_VERSION}-ctx{UNIT_PROMPT_VERSION}-v{variant}"
+        return self.prompt_id(variant)
+
+    def stream(self, requests: Sequence[TranslationRequest]) -> Iterator[tuple[str, str]]:
+        """Unit answers come back raw (the caller parses the JSON); text answers cleaned."""
+        keyed: list[tuple[str, Request]] = []
+        by_key = {}
+        for r in requests:
+            prompt = (unit_prompt(r.segments, r.source, r.target, r.variant, context=r.context) if r.is_unit
+                      else chat_prompt(r.text, r.source, r.target, r.variant, context=r.context))
+            see = r.image is not None and self.takes_images
+            keyed.append((r.key, Request(prompt=prompt.user, system=prompt.system,
+                                         images=(r.image,) if see else (),
+                                         image_hashes=(r.image_hash,) if see and r.image_hash else ())))
+            by_key[r.key] = r
+        for key, answer in answers_as_completed(self.backend, keyed, self.settings):
+            r = by_key[key]
+            yield key, answer.strip() if r.is_unit else clean_output(answer, r.text, r.target, r.source)
+
     def translate(self, texts: Sequence[str], source: LanguagePack, target: LanguagePack, *,
                   variant: int = 0) -> list[str]:
         prompts = [chat_prompt(text, source, target, variant) for text in texts]
@@ -72,3 +105,11 @@ class LLMEngine(Engine):
 
     def close(self) -> None:
         self.backend.close()
+
+
+class VLMEngine(LLMEngine):
+    """A vision-language chat model: like ``llm:``, and it sees the item's image while translating
+    (``babelvl translate --ground-images``), so "the bat" or "the left one" are read in the picture's sense."""
+
+    takes_images = True
+    kind = "vlm"

@@ -112,8 +112,13 @@ def _prompt_overrides(target: LanguagePack) -> dict[str, Any]:
     return overrides
 
 
-def chat_prompt(text: str, source: LanguagePack, target: LanguagePack, variant: int = 0) -> ChatPrompt:
-    """The system instruction and user turn that ask a chat LLM to translate ``text``."""
+def chat_prompt(text: str, source: LanguagePack, target: LanguagePack, variant: int = 0, *,
+                context: str | None = None) -> ChatPrompt:
+    """The system instruction and user turn that ask a chat LLM to translate ``text``.
+
+    ``context`` (the question a hint sentence or an option belongs to) is shown before the text, to read and
+    not to translate: it lets the model choose gender, agreement and word sense.
+    """
     validate_variant(variant)
     src, tgt = english_name(source), english_name(target)
     overrides = _prompt_overrides(target)
@@ -132,7 +137,64 @@ def chat_prompt(text: str, source: LanguagePack, target: LanguagePack, variant: 
         lines += ["", "Examples:"]
         for example_src, example_tgt in pairs:
             lines += ["", _labelled(src, example_src, variant), f"{tgt}: {example_tgt}"]
-    return ChatPrompt(system="\n".join(lines), user=f"{_labelled(src, text, variant)}\n{tgt}:")
+    user = f"{_labelled(src, text, variant)}\n{tgt}:"
+    if context:
+        user = f"{CONTEXT_LABEL}: {context}\n\n{user}"
+    return ChatPrompt(system="\n".join(lines), user=user)
+
+
+#: how a context is introduced (part of the prompt wording: change PROMPT_VERSION with it)
+CONTEXT_LABEL = "Context (the question this text belongs to; read it, do not translate it)"
+
+_UNIT_RULES = (
+    "The text is one benchmark item written as a JSON object: its question, its answer options and its hint, "
+    "one text per key.",
+    "Translate every value, reading them together: an option must agree with its question in gender, number "
+    "and word sense.",
+    "Answer with one JSON object with exactly the same keys, each holding the translation of its value, and "
+    "nothing else.",
+)
+
+
+def unit_prompt(segments: Sequence[tuple[str, str]], source: LanguagePack, target: LanguagePack,
+                variant: int = 0, *, context: str | None = None) -> ChatPrompt:
+    """Ask a chat LLM to translate the fields of one item together; the answer is a JSON object with the
+    same keys (see :func:`parse_unit_answer`)."""
+    validate_variant(variant)
+    base = chat_prompt(unit_json(segments), source, target, variant, context=context)
+    src, tgt = english_name(source), english_name(target)
+    lines = base.system.split("\n")
+    rules_at = lines.index("Rules:") + 1
+    lines[rules_at:rules_at] = [f"- {rule}" for rule in _UNIT_RULES]
+    if "Examples:" in lines:  # the pack examples, shown as one item in the JSON form
+        lines = lines[: lines.index("Examples:")]
+        pairs = examples_for(source, target, variant)
+        example_src = unit_json([(f"text_{i + 1}", a) for i, (a, _) in enumerate(pairs)])
+        example_tgt = unit_json([(f"text_{i + 1}", b) for i, (_, b) in enumerate(pairs)])
+        lines += ["Example:", "", _labelled(src, example_src, variant), f"{tgt}: {example_tgt}"]
+    return ChatPrompt(system="\n".join(lines).rstrip(), user=base.user)
+
+
+def unit_json(segments: Sequence[tuple[str, str]]) -> str:
+    """The one-line JSON object an item is sent as (keys in the given order)."""
+    return json.dumps(dict(segments), ensure_ascii=False)
+
+
+def parse_unit_answer(answer: str, labels: Sequence[str]) -> dict[str, str] | None:
+    """The translated fields of a unit answer, or None when it is not a JSON object with exactly ``labels``
+    as keys and text values (the caller retries, then translates the fields one by one)."""
+    text = re.sub(r"^```[\w-]*\n?|\n?```$", "", answer.strip()).strip()
+    text = _TAG_RE.sub("", text).strip()
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        value = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or set(value) != set(labels) or not all(isinstance(v, str) for v in value.values()):
+        return None
+    return {label: value[label] for label in labels}
 
 
 def _labelled(source_name: str, text: str, variant: int) -> str:

@@ -1,0 +1,5 @@
+# expect: refused
+# timeout: 2
+# kind: timeout
+while True:
+    pass

@@ -1,0 +1,5 @@
+# expect: refused
+# kind: memory
+chunks = []
+while True:
+    chunks.append(bytearray(256 * 1024 * 1024))
