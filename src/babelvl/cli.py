@@ -344,7 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="evaluation data, as in babelvl eval (repeatable)")
     ab.add_argument("--languages", default="en,fr,de,it,es")
     ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
-    ab.add_argument("--max-steps", type=positive_int, default=30)
+    ab.add_argument("--max-steps", type=positive_int, default=None,
+                    help="training steps per cell (default: 30; with --smoke: 200)")
+    ab.add_argument("--families", default="llava,idefics3,paligemma",
+                    help="with --smoke: the tiny model families trained")
     ab.add_argument("--lr", type=positive_float, default=1e-2)
     ab.add_argument("--eval-limit", type=positive_int, help="at most N items per benchmark and language")
     ab.add_argument("--out", type=out_folder, required=True, help="ablation folder")
@@ -595,7 +598,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from babelvl.train.ablate import AblationSpec, run_ablation, smoke_experiment
 
     if args.smoke:
-        smoke_experiment(args.out, max_steps=args.max_steps, lr=args.lr)
+        smoke_experiment(args.out, max_steps=args.max_steps or 200, lr=args.lr,
+                         families=tuple(comma_list(args.families)))
     else:
         def pairs(values: list[str], flag: str) -> dict[str, str]:
             out = {}
@@ -612,7 +616,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         run_ablation(AblationSpec(models=args.model, mixtures=pairs(args.mixture, "--mixture"),
                                   eval_data=pairs(args.data, "--data"), languages=comma_list(args.languages),
                                   out_dir=args.out, baseline=args.baseline, method=args.method,
-                                  max_steps=args.max_steps, lr=args.lr, eval_limit=args.eval_limit))
+                                  max_steps=args.max_steps or 30, lr=args.lr, eval_limit=args.eval_limit))
     print((args.out / "ablation.md").read_text(encoding="utf-8"))
     return 0
 
