@@ -246,3 +246,20 @@ def test_unit_prompt_and_answer_parsing():
     assert parse_unit_answer('{"question": "Lequel ?"}', labels) is None  # a key missing
     assert parse_unit_answer('{"question": "Lequel ?", "option_1": 3}', labels) is None
     assert parse_unit_answer("Lequel ? gauche", labels) is None
+
+
+def test_edits_keyed_by_text_before_units_still_apply(server, tmp_path):
+    """Post-edits imported by an older babelvl name a segment by its text alone; they are not lost."""
+    from babelvl.translate.base import segment_id
+    from babelvl.translate.edits import Edit, EditStore
+
+    data = write_mmbench(tmp_path / "mmbench.parquet", _rows())
+    out = tmp_path / "out"
+    out.mkdir()
+    with EditStore(out / "edits.sqlite") as store:
+        store.apply([Edit(segment_id("Where is the dog?"), "fr", "Où est le chien ?", "Où est le chien?", "ana",
+                          "2026-01-01T00:00:00Z")])
+    _run(server, data, out, benchmark="mmbench")
+    assert _table(out, "fr")[2]["question"] == "Où est le chien ?"
+    edited = [s for s in _segments(out) if s["edited"]]
+    assert [s["source"] for s in edited] == ["Where is the dog?"] and edited[0]["request"] == "unit"
