@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, help="write the metrics JSON here")
     s.add_argument("--records", type=Path,
                    help="also write per-item judgments here (JSONL: id, response, prediction, answer, correct, status)")
+    s.add_argument("--only-predicted", action="store_true",
+                   help="score only the items the file predicts (a partial run, e.g. lmms-eval --limit) instead "
+                        "of counting the others wrong")
     renamed(s, "--output", "use --out FILE")
 
     xp = sub.add("export", help="write a translated set as lmms-eval tasks or VLMEvalKit TSVs",
@@ -398,7 +401,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     metrics = score_predictions(benchmark=args.benchmark, data=args.data, predictions=args.predictions,
                                 language=args.language, parser=args.parser, config=args.subset,
-                                split=args.split, fmt=args.format, records=args.records)
+                                split=args.split, fmt=args.format, records=args.records,
+                                only_predicted=args.only_predicted)
     print(f"read {args.predictions} as {metrics['predictions_format']} ({metrics['predictions_format_reason']})",
           file=sys.stderr)
     if args.out:

@@ -85,7 +85,7 @@ def detect_format(path: Path) -> tuple[str, str]:
     if suffix in (".xlsx", ".tsv", ".csv"):
         return "vlmevalkit", f"a {suffix[1:]} sheet (VLMEvalKit prediction file)"
     if not path.is_file():
-        raise InputError("cannot read predictions: no such file", file=str(path))
+        raise InputError("no such predictions file", file=str(path))
     if suffix == ".json":
         return "lmms-eval", "a .json file (lmms-eval samples log with 'logs')"
     first = read_jsonl_lines(path)[0][1]
