@@ -352,7 +352,8 @@ def smoke_experiment(out_dir: Path, *, families: tuple[str, ...] = ("llava", "id
     be right in English and at chance elsewhere, the multilingual ones right everywhere: a check that the
     machinery can see an effect, NOT the paper's result. ``threads`` (torch intra-op threads, restored
     afterwards) defaults to 1: on a small shared CPU, two threads fighting other processes for two cores ran
-    this training 14x slower than one thread (64 vs 4.7 samples/s, measured on the 2-core build machine).
+    this training about 10x slower than one thread (``benchmarks/train_speed.py --threads 1,2``: 100.5 vs 10.4
+    samples/s on the 2-core build machine at load average 10.4).
     """
     import torch
 
