@@ -409,4 +409,16 @@ def read_mixture(folder: str | Path, split: str = "train") -> list[dict[str, Any
     path = Path(folder) / f"{split}.jsonl"
     if not path.is_file():
         raise InputError(f"no {split}.jsonl (is this a mixture folder written by build_mixture?)", file=str(path))
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"line {number}: not valid JSON ({exc.msg}); rebuild the mixture with babelvl mix",
+                             file=str(path)) from None
+        if not isinstance(record, dict):
+            raise InputError(f"line {number}: not a JSON object", file=str(path))
+        records.append(record)
+    return records
