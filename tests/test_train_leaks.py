@@ -121,3 +121,12 @@ def test_mixture_drops_a_reencoded_benchmark_image_and_lists_it(images, tmp_path
     leaks = [json.loads(l) for l in (tmp_path / "mix" / "leaks.jsonl").read_text().splitlines()]
     assert [(l["id"], l["how"]) for l in leaks] == [("cosyn/cosyn-en-c0", "phash")]
     assert leaks[0]["eval_sha256"] in index.sha256 and 0 <= leaks[0]["distance"] <= PHASH_THRESHOLD
+
+    # the command line: a threshold below every distance keeps only exact matches, so all 4 examples are usable
+    from babelvl.cli import main
+
+    args = ["mix", "--data", str(tmp_path / "cosyn"), "--languages", "en", "--budget", "4",
+            "--exclude-images-of", str(bench)]
+    assert main(args + ["--leak-threshold", "-1", "--out", str(tmp_path / "cli-exact")]) == 0
+    assert len(read_mixture(tmp_path / "cli-exact")) == 4
+    assert main(args + ["--out", str(tmp_path / "cli-default")]) == 2  # 3 usable, the error names the drop
