@@ -226,7 +226,12 @@ def compare(spec: AblationSpec, cells: list[dict[str, Any]], *, draws: int = DRA
                 continue
             for b in benches:
                 for l in spec.languages:
-                    d = paired_delta(b, _records(base, b, l), _records(other, b, l), draws=draws, seed=spec.seed)
+                    try:
+                        d = paired_delta(b, _records(base, b, l), _records(other, b, l), draws=draws,
+                                         seed=spec.seed)
+                    except ValueError as exc:  # the two cells saw different data (e.g. other categories)
+                        d = {"delta": None, "ci95": None, "unit": "", "n_units": 0, "only_baseline_right": 0,
+                             "only_other_right": 0, "p_mcnemar": 1.0, "error": str(exc)}
                     deltas.append({"model": model, "mixture": mixture, "column": f"{b}/{l}", **d})
                 if others:
                     m = mean_delta(b, {l: (_records(base, b, l), _records(other, b, l)) for l in others},
