@@ -121,3 +121,23 @@ def test_mixture_drops_a_reencoded_benchmark_image_and_lists_it(images, tmp_path
     leaks = [json.loads(l) for l in (tmp_path / "mix" / "leaks.jsonl").read_text().splitlines()]
     assert [(l["id"], l["how"]) for l in leaks] == [("cosyn/cosyn-en-c0", "phash")]
     assert leaks[0]["eval_sha256"] in index.sha256 and 0 <= leaks[0]["distance"] <= PHASH_THRESHOLD
+
+    # the command line: a threshold below every distance keeps only exact matches, so all 4 examples are usable
+    from babelvl.cli import main
+
+    args = ["mix", "--data", str(tmp_path / "cosyn"), "--languages", "en", "--budget", "4",
+            "--exclude-images-of", str(bench)]
+    assert main(args + ["--leak-threshold", "-1", "--out", str(tmp_path / "cli-exact")]) == 0
+    assert len(read_mixture(tmp_path / "cli-exact")) == 4
+    assert main(args + ["--out", str(tmp_path / "cli-default")]) == 2  # 3 usable, the error names the drop
+
+
+def test_a_translated_benchmark_folder_is_read_in_every_language(images, tmp_path):
+    """``babelvl translate --out`` writes one subfolder per language: all of them are indexed."""
+    for lang, name in (("en", "chart0"), ("fr", "chart1")):
+        (tmp_path / "translated" / lang).mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist([{"question": "q", "image": {"bytes": encode(images[name]), "path": None}}]),
+                       tmp_path / "translated" / lang / "dev-00000-of-00001.parquet")
+    index = eval_image_hashes([str(tmp_path / "translated")])
+    assert len(index) == 2
+    assert index.match(encode(images["chart1"], "JPEG", quality=70)).how == "phash"

@@ -306,8 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--image-dir", type=Path, action="append", default=[],
                     help="where URL-based images are on disk (repeatable; SOURCE/images is always searched too)")
     mx.add_argument("--exclude-images-of", action="append", default=[], metavar="DATA",
-                    help="evaluation data (path or Hub id) whose images must not be trained on")
+                    help="evaluation data (path or Hub id) whose images must not be trained on: same bytes, or a "
+                         "re-encoded, resized or slightly cropped copy (perceptual hash); repeatable")
     mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
+    mx.add_argument("--leak-threshold", type=int, default=10,
+                    help="largest perceptual-hash distance (of 64 bits) counted as the same image as an evaluation one")
     mx.add_argument("--seed", type=int, default=0)
     mx.add_argument("--out", type=out_folder, required=True, help="mixture folder")
     renamed(mx, "--source", "use --data FOLDER[:SHARE] (repeatable)")
@@ -571,7 +574,8 @@ def cmd_mix(args: argparse.Namespace) -> int:
     sources = [MixSource(path=path, kind=None, languages=tuple(languages), share=share, image_dir=image_dirs)
                for path, share in parse_source_shares(args.data)]
     shares = args.language_shares  # parsed and checked by cli_options.language_shares
-    eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of]) if args.exclude_images_of else None
+    eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of],
+                                    threshold=args.leak_threshold) if args.exclude_images_of else None
     manifest = build_mixture(sources, budget=args.budget, budget_unit=args.budget_unit, language_shares=shares,
                              seed=args.seed, eval_images=eval_images, out_dir=args.out, on_leak=args.on_leak,
                              validation_size=args.validation_size)

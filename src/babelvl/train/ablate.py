@@ -226,7 +226,12 @@ def compare(spec: AblationSpec, cells: list[dict[str, Any]], *, draws: int = DRA
                 continue
             for b in benches:
                 for l in spec.languages:
-                    d = paired_delta(b, _records(base, b, l), _records(other, b, l), draws=draws, seed=spec.seed)
+                    try:
+                        d = paired_delta(b, _records(base, b, l), _records(other, b, l), draws=draws,
+                                         seed=spec.seed)
+                    except ValueError as exc:  # the two cells saw different data (e.g. other categories)
+                        d = {"delta": None, "ci95": None, "unit": "", "n_units": 0, "only_baseline_right": 0,
+                             "only_other_right": 0, "p_mcnemar": 1.0, "error": str(exc)}
                     deltas.append({"model": model, "mixture": mixture, "column": f"{b}/{l}", **d})
                 if others:
                     m = mean_delta(b, {l: (_records(base, b, l), _records(other, b, l)) for l in others},
@@ -352,7 +357,8 @@ def smoke_experiment(out_dir: Path, *, families: tuple[str, ...] = ("llava", "id
     be right in English and at chance elsewhere, the multilingual ones right everywhere: a check that the
     machinery can see an effect, NOT the paper's result. ``threads`` (torch intra-op threads, restored
     afterwards) defaults to 1: on a small shared CPU, two threads fighting other processes for two cores ran
-    this training 14x slower than one thread (64 vs 4.7 samples/s, measured on the 2-core build machine).
+    this training about 10x slower than one thread (``benchmarks/train_speed.py --threads 1,2``: 100.5 vs 10.4
+    samples/s on the 2-core build machine at load average 10.4).
     """
     import torch
 

@@ -135,15 +135,33 @@ def eval_image_index(benchmark_sources: Iterable[Any], *, threshold: int = PHASH
 
     index = EvalImageIndex(threshold=threshold)
     for source in benchmark_sources:
-        rows = load_rows(str(source)) if isinstance(source, (str, Path)) else \
-            load_rows(source[0], config=source[1], split=source[2])
-        for row in rows:
-            for value in row.values():
-                for image in value if isinstance(value, list) else [value]:
-                    data = _image_data(image)
-                    if data is not None:
-                        index.add(data)
+        tables = _tables(str(source)) if isinstance(source, (str, Path)) else \
+            [load_rows(source[0], config=source[1], split=source[2])]
+        for rows in tables:
+            for row in rows:
+                for value in row.values():
+                    for image in value if isinstance(value, list) else [value]:
+                        data = _image_data(image)
+                        if data is not None:
+                            index.add(data)
     return index
+
+
+def _tables(source: str) -> list[Any]:
+    """The rows of a benchmark path; a folder of language subfolders (``babelvl translate --out``) gives
+    every language's rows, since a translated set may have dropped or replaced an image in one of them."""
+    from babelvl.data.loading import load_rows
+    from babelvl.errors import InputError
+
+    try:
+        return [load_rows(source)]
+    except InputError:
+        folder = Path(source)
+        subfolders = [p for p in sorted(folder.iterdir()) if p.is_dir() and any(p.rglob("*.parquet"))] \
+            if folder.is_dir() else []
+        if not subfolders:
+            raise
+        return [load_rows(str(p)) for p in subfolders]
 
 
 def _image_data(value: Any) -> bytes | None:
