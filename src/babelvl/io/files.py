@@ -94,3 +94,27 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from None
+
+
+#: the first 16 bytes of every SQLite 3 database file (https://www.sqlite.org/fileformat.html, 1.3.1)
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_sqlite_path(path: str | Path, *, flag: str = "") -> None:
+    """Raise InputError unless ``path`` is missing (it will be created), empty, or an SQLite database.
+
+    sqlite3 only notices a wrong file at the first query ("file is not a database"), without naming it; a
+    cache or database option pointing at a folder or at some other file is a user's slip worth one clear line.
+    """
+    from babelvl.errors import InputError
+
+    path = Path(path)
+    what = f"{flag} " if flag else ""
+    if path.is_dir():
+        raise InputError(f"{what}is a folder; expected an SQLite database file", file=str(path))
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+        if head != SQLITE_HEADER:
+            raise InputError(f"{what}is not an SQLite database (another file by that name?); pass a new path "
+                             "or move the file away", file=str(path))
