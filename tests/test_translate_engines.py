@@ -452,7 +452,7 @@ def test_load_engine_specs(server, tmp_path):
     assert isinstance(load_engine("mt:google/madlad400-3b-mt", device="cpu", batch_size=None), Seq2SeqEngine)
     assert isinstance(load_engine("gguf:gemma3-270m", cache_dir=tmp_path), GGUFEngine)
     for bad, message in [
-        ("deepl:fr", "llm:<backend spec>"),
+        ("deepl:fr", "openai:<model>"),
         ("madlad400", "mt:<hub id or path>"),
         ("mt:", "names no model"),
         ("gguf:missing.gguf", "not a .gguf file"),

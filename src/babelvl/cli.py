@@ -249,8 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
         p_.add_argument("--plan", type=Path, required=True, help="the plan folder (items.jsonl)")
         p_.add_argument("--annotations", type=Path, required=True, help="annotations JSONL (app export)")
         p_.add_argument("--protocol", required=True, help="esa, mqm, likert, postedit or a YAML path")
-        p_.add_argument("--draws", type=positive_int, default=1000)
+        p_.add_argument("--draws", type=positive_int, default=1000, help="bootstrap draws for the 95%% intervals")
         p_.add_argument("--seed", type=int, default=0)
+        p_.add_argument("--level", choices=["nominal", "ordinal", "interval", "ratio"],
+                        help="level of measurement for every scale's agreement (default: from the scale: "
+                             "choices/ratings ordinal, sliders and scores interval)")
     rp.add_argument("--min-score", type=float, help="release threshold on the mean score")
     rp.add_argument("--max-score", type=float, help="release threshold for lower-is-better scores (HTER)")
     rp.add_argument("--min-alpha", type=fraction, default=0.667)
@@ -261,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
     ex2.add_argument("--annotator", help="only this annotator's items")
     ex2.add_argument("--out", type=Path, required=True, help="tasks/records file to write")
+    ex2.add_argument("--labeling-config", type=Path,
+                     help="also write the Label Studio labeling config (XML) matching the protocol here")
     tp = an_sub.add("to-postedit", help="turn post-edit annotations into a translation work file")
     tp.add_argument("--plan", type=Path, required=True)
     tp.add_argument("--annotations", type=Path, required=True)
@@ -274,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     im2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
     im2.add_argument("--data", type=Path, required=True, help="the Label Studio / Argilla export to read")
     im2.add_argument("--out", type=Path, required=True, help="annotations JSONL to write")
+    im2.add_argument("--users", type=Path,
+                     help="JSON object mapping the tool's user ids (Label Studio completed_by, e-mail; Argilla "
+                          "user_id) to annotator names")
     for p_, new in ((ex2, "use --out FILE"), (tp, "use --out FILE"), (im2, "the export to read is --data FILE")):
         renamed(p_, "--file", new)
 
@@ -496,15 +504,24 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         export = export_labelstudio if args.format == "labelstudio" else export_argilla
         n = export(items, assignments, args.out, protocol=protocol, annotator=args.annotator)
         print(f"wrote {n} {args.format} entries to {args.out}")
+        if args.labeling_config is not None:
+            from babelvl.io.files import write_atomic
+            from babelvl.quality.interchange import labelstudio_config
+
+            if args.format != "labelstudio":
+                raise BabelvlError("--labeling-config is Label Studio's: use it with --format labelstudio")
+            write_atomic(args.labeling_config, labelstudio_config(protocol, image=any(i.image_path for i in items)))
+            print(f"wrote the Label Studio labeling config to {args.labeling_config}")
         return 0
     if action == "import":
-        from babelvl.quality.interchange import import_argilla, import_labelstudio, write_annotations
+        from babelvl.quality.interchange import import_argilla, import_labelstudio, read_users, write_annotations
 
         read = import_labelstudio if args.format == "labelstudio" else import_argilla
-        annotations = read(args.data, items=items, protocol=protocol, assignments=assignments)
+        annotations = read(args.data, items=items, protocol=protocol, assignments=assignments,
+                           users=read_users(args.users) if args.users else None)
         print(f"wrote {write_annotations(args.out, annotations, items=items)} annotations to {args.out}")
         return 0
-    annotations = read_annotations(args.annotations, items=items)
+    annotations = read_annotations(args.annotations, items=items, protocols=[protocol])
     if action == "to-postedit":
         from babelvl.quality.to_postedit import postedit_worklist
 
@@ -518,7 +535,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         from babelvl.quality.analysis import agreement_report, score_annotations
 
         result = agreement_report(score_annotations(items, annotations, protocol), protocol,
-                                  draws=args.draws, seed=args.seed)
+                                  draws=args.draws, seed=args.seed, level=args.level)
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
         return 0
     from babelvl.quality.analysis import DEFAULT_THRESHOLDS, Thresholds
@@ -528,7 +545,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     thresholds = Thresholds(min_score=args.min_score if args.min_score is not None else default.min_score,
                             max_score=args.max_score if args.max_score is not None else default.max_score,
                             min_alpha=args.min_alpha)
-    report = build_report(items, annotations, protocol, draws=args.draws, seed=args.seed, thresholds=thresholds)
+    report = build_report(items, annotations, protocol, draws=args.draws, seed=args.seed, thresholds=thresholds,
+                          level=args.level)
     write_report(report, args.out)
     print((args.out / "quality_assessment.md").read_text(encoding="utf-8"))
     return 0
