@@ -36,7 +36,7 @@ def translated(tmp_path_factory):
     """Sample-suite data laid out as ``babelvl translate`` writes it, with a provenance column to drop."""
     suite = materialize_sample_suite(tmp_path_factory.mktemp("suite"))
     root = tmp_path_factory.mktemp("translated")
-    for bench in ("mme", "mmbench", "scienceqa"):
+    for bench in ("mme", "mmbench", "scienceqa", "pope", "ai2d"):
         for lang in ("en", "fr", "de"):
             table = pq.read_table(suite[(bench, lang)])
             table = table.append_column("babelvl_provenance", pa.array(["{}"] * table.num_rows))
@@ -151,3 +151,22 @@ def test_export_errors_name_what_is_wrong(translated, tmp_path):
     with pytest.raises(InputError, match="pass --benchmark"):
         export(lone, tmp_path / "o", to="lmms-eval", languages=["fr"])
     assert export(lone, tmp_path / "o", to="lmms-eval", benchmark="mme", languages=["fr"])["exports"][0]["items"] > 0
+
+
+@pytest.mark.parametrize("bench", ["mme", "mmbench", "scienceqa", "pope", "ai2d"])
+def test_every_benchmark_exports_a_task_whose_perfect_answers_score_perfectly(translated, tmp_path, bench):
+    manifest = export(translated / bench, tmp_path, to="lmms-eval", languages=["de"])
+    folder = tmp_path / manifest["exports"][0]["task"]
+    utils = _utils(folder)
+    docs = pq.read_table(folder / "test.parquet").to_pylist()
+    pack = load_language("de")
+    answers = {"yes": pack.yes[0], "no": pack.no[0]}
+    results = [utils.process_results(doc, [answers.get(utils.doc_to_target(doc), utils.doc_to_target(doc))])
+               for doc in docs]
+    lmms = {m: getattr(utils, f"aggregate_{m}")([r[m] for r in results]) for m in TASK_METRICS[bench]}
+    for name, value in lmms.items():
+        if bench == "mme":  # 200 points per category present
+            assert value > 0 and value % 200 == pytest.approx(0)
+        else:
+            assert value == pytest.approx(1.0 if name != "yes_ratio" else
+                                          sum(utils.doc_to_target(d) == "yes" for d in docs) / len(docs))

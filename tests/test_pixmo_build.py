@@ -84,7 +84,7 @@ def test_cap_writes_captions_and_rejects_wrong_language_with_reason(tmp_path):
     assert fr[0]["transcripts"] == cap_rows(BASE, 3)[0]["transcripts"]
     de_rejects = _rejects(tmp_path / "out" / "de")
     assert len(de_rejects) == 3 and all("language_id" in r["_babelvl_reject"] for r in de_rejects)
-    assert result["languages"]["de"]["kept"] == 0 and result["model_calls"] > 0
+    assert result["languages"]["de"]["kept"] == 0 and result["run"]["model_calls"] > 0
 
 
 def test_cosyn_regenerates_qa_pairs_and_rejects_unparseable_output(tmp_path):
@@ -108,7 +108,7 @@ def test_rerun_skips_finished_shards_and_calls_no_model(tmp_path):
         run_build(spec)
         calls = server.request_count
         again = run_build(spec)
-        assert server.request_count == calls and again["languages"]["fr"]["shards_skipped"] == 4
+        assert server.request_count == calls and again["run"]["shards_skipped"]["fr"] == 4
         assert again["languages"]["fr"]["kept"] == 4
 
 
@@ -209,7 +209,7 @@ def test_a_killed_build_resumes_to_the_same_rows_without_repeating_calls(tmp_pat
         result = run_build(BuildSpec(recipe="cap", languages=["fr"], out_dir=tmp_path / "killed", data=str(data),
                                      generator="openai:writer", options={"base_url": server.base_url}, shard_size=4))
         resumed_calls = server.request_count - before
-    assert result["languages"]["fr"]["shards_skipped"] > 0
+    assert result["run"]["shards_skipped"]["fr"] > 0
     assert resumed_calls <= total - done_before + 8  # at most the requests in flight at the kill are repeated
     assert _rows(tmp_path / "killed" / "fr") == _rows(tmp_path / "clean" / "fr")
 

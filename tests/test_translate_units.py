@@ -174,9 +174,15 @@ def test_grounded_units_see_their_image_and_key_on_it(server, tmp_path):
     assert provenance["grounded"] is False
 
 
-def test_grounding_needs_an_engine_that_sees_images(server, tmp_path):
+def test_grounding_needs_an_engine_that_sees_images(server, tmp_path, capsys):
     with pytest.raises(InputError, match="ground-images"):
         _run(server, _pope(tmp_path), tmp_path / "out", benchmark="pope", ground_images=True)
+    from babelvl.cli import main
+
+    code = main(["translate", "--benchmark", "pope", "--data", str(_pope(tmp_path)), "--languages", "fr",
+                 "--engine", "openai:toy-translator", "--api-base", server.base_url, "--ground-images",
+                 "--out", str(tmp_path / "cli")])
+    assert code == 2 and "vlm:" in capsys.readouterr().err
 
 
 def test_rerun_reuses_answers_and_checks(server, tmp_path):

@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "resumes from the engine cache.",
                  epilog="engines: openai:Qwen/Qwen2.5-7B-Instruct (a served chat LLM, with --api-base), "
                         "hf:PATH (a chat LLM in process), mt:google/madlad400-3b-mt, "
-                        "mt:Helsinki-NLP/opus-mt-{src}-{tgt}, gguf:gemma3-270m (offline demo, low quality)")
+                        "mt:Helsinki-NLP/opus-mt-{src}-{tgt}, gguf:gemma3-270m (offline demo, low quality), "
+                        "vlm:openai:MODEL (a served VLM; with --ground-images it sees each item's image)")
     tr.add_argument("--benchmark", help="mmbench, scienceqa, mme, pope, ai2d (or use --fields)")
     tr.add_argument("--fields", help="generic datasets: comma list of text columns to translate")
     tr.add_argument("--options-field", help="generic datasets: column(s) holding answer options")
@@ -150,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--license", help="license of the engine's model, recorded in the card")
     tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
+    tr.add_argument("--ground-images", action="store_true",
+                    help="a vlm: engine sees each item's image while translating it (image hash in the cache key)")
     tr.add_argument("--limit", type=positive_int, help="only the first N rows")
     tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
     tr.add_argument("--out", type=out_folder, required=True, help="output folder")
@@ -173,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp = sub.add("build-pixmo", help="regenerate a PixMo source (cap, ama, cosyn) in more languages",
                  description="Writes OUT/<lang>/shard-*.parquet (released sets' schema + provenance), "
                              "OUT/<lang>/rejects/*.jsonl (a reason per rejected row), OUT/README.md and "
-                             "OUT/build.json (rows, model calls, tokens, time). Re-running resumes.",
+                             "OUT/build.json (rows, tokens), OUT/run-log.jsonl (model calls, time per run). "
+                             "Re-running resumes.",
                  epilog="ama translates question/answer (--engine); cap writes captions from the human "
                         "transcripts and cosyn regenerates QA pairs from code+data (--generator, e.g. "
                         "openai:Qwen/Qwen2.5-72B-Instruct with --api-base, one vllm serve per GPU node).")
@@ -340,7 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="evaluation data, as in babelvl eval (repeatable)")
     ab.add_argument("--languages", default="en,fr,de,it,es")
     ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
-    ab.add_argument("--max-steps", type=positive_int, default=30)
+    ab.add_argument("--max-steps", type=positive_int, default=None,
+                    help="training steps per cell (default: 30; with --smoke: 200)")
+    ab.add_argument("--families", default="llava,idefics3,paligemma",
+                    help="with --smoke: the tiny model families trained")
     ab.add_argument("--lr", type=positive_float, default=1e-2)
     ab.add_argument("--eval-limit", type=positive_int, help="at most N items per benchmark and language")
     ab.add_argument("--out", type=out_folder, required=True, help="ablation folder")
@@ -427,7 +434,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                          config=args.subset, split=args.split, source_language=args.source_language,
                          engine_options=options, fallback_engine=args.fallback_engine, retries=args.retries,
                          mask_quoted=args.protect_quoted, back_translate=args.back_translate,
-                         cache_path=args.cache, limit=args.limit)
+                         cache_path=args.cache, limit=args.limit, ground_images=args.ground_images)
     run_translate(spec)
     print((args.out / "quality_report.md").read_text(encoding="utf-8"))
     return 0
@@ -591,7 +598,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from babelvl.train.ablate import AblationSpec, run_ablation, smoke_experiment
 
     if args.smoke:
-        smoke_experiment(args.out, max_steps=args.max_steps, lr=args.lr)
+        smoke_experiment(args.out, max_steps=args.max_steps or 200, lr=args.lr,
+                         families=tuple(comma_list(args.families)))
     else:
         def pairs(values: list[str], flag: str) -> dict[str, str]:
             out = {}
@@ -608,7 +616,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         run_ablation(AblationSpec(models=args.model, mixtures=pairs(args.mixture, "--mixture"),
                                   eval_data=pairs(args.data, "--data"), languages=comma_list(args.languages),
                                   out_dir=args.out, baseline=args.baseline, method=args.method,
-                                  max_steps=args.max_steps, lr=args.lr, eval_limit=args.eval_limit))
+                                  max_steps=args.max_steps or 30, lr=args.lr, eval_limit=args.eval_limit))
     print((args.out / "ablation.md").read_text(encoding="utf-8"))
     return 0
 

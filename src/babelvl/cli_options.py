@@ -147,7 +147,8 @@ def add_server_options(p: argparse.ArgumentParser, *, concurrency: int = 64) -> 
     g.add_argument("--api-base", type=http_url, help="OpenAI-compatible server URL, e.g. http://localhost:8000/v1")
     g.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY, or none for local servers)")
     g.add_argument("--concurrency", type=positive_int, default=concurrency,
-                   help="requests kept in flight to the server")
+                   help="requests kept in flight to the server: a sliding window, refilled as each answer "
+                        "returns (match the server's batch slots, e.g. vLLM --max-num-seqs)")
     g.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request")
     return g
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
@@ -28,6 +28,7 @@ from babelvl.eval.uncertainty import paired_language_tests
 from babelvl.eval.scoring import compute_metrics, judge, record_to_scored, scored_to_record, with_provenance
 from babelvl.eval.sources import source_for
 from babelvl.io.files import JsonlAppender, read_jsonl_tolerant, write_json_atomic
+from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import load_language
 from babelvl.models import Backend, CachedBackend, GenerationSettings, Request, ResponseCache
 from babelvl.parsing import PARSERS
@@ -47,6 +48,7 @@ class EvalSpec:
     limit: int | None = None
     cache_path: Path | None = None
     batch_size: int | None = None
+    """Recorded only: an in-process backend batches by its own ``batch_size``, a server keeps its window full."""
 
 
 @dataclass
@@ -128,9 +130,11 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
              after_batch: Callable[[int], None] | None = None, load_seconds: float = 0.0) -> dict[str, Any]:
     """Run (or resume) an evaluation and write records, results and the report; return the results.
 
-    ``after_batch`` is called with the number of items finished so far (tests use it to simulate a kill).
-    ``load_seconds`` is the time the caller spent building ``backend`` (loading done lazily inside
-    ``generate`` is measured here, from ``backend.load_seconds``).
+    ``after_batch`` is called after each answer with the number of answers this run has had (tests use it to
+    simulate a kill at any point). ``load_seconds`` is the time the caller spent building ``backend`` (loading
+    done lazily inside ``generate`` is measured here, from ``backend.load_seconds``). Times and counts of the
+    run go to the run log (``run-log.jsonl``), not to results.json, so results are the same bytes after a
+    kill and a resume.
     """
     console = console or ui.console()
     if spec.parser not in PARSERS:
@@ -141,7 +145,6 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = ResponseCache(spec.cache_path or out_dir / "cache.sqlite")
     cached = CachedBackend(backend, cache)
-    batch_size = spec.batch_size or max(1, backend.batch_size)
     fingerprint = {"babelvl_version": __version__, "model": backend.identity(),
                    "settings": spec.settings.as_dict(), "parser": spec.parser,
                    "benchmarks": spec.benchmarks, "languages": spec.languages,
@@ -153,21 +156,23 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     results: dict[str, Any] = {}
     rejects_summary: dict[str, dict[str, int]] = {}
     with _progress(console) as progress:
+        parts = []
         for bench in benchmarks:
             for language in spec.languages:
                 source = source_for(bench, language, data=spec.data.get(bench.name), suite=spec.suite)
                 rows = load_rows(source.source, config=source.config, split=source.split,
                                  language=language)
                 task = progress.add_task(f"{bench.name}/{language}", total=len(rows), rate="-")
-                rejected = _run_one(bench, language, rows, source.source, packs[language], spec,
-                                    cached, batch_size, out_dir, stats, progress, task, after_batch,
-                                    backend)
-                rejects_summary.setdefault(bench.name, {})[language] = len(rejected)
-                records = read_jsonl_tolerant(_records_path(out_dir, bench.name, language))
-                metrics = compute_metrics(bench, [record_to_scored(r) for r in records], spec.parser)
-                results.setdefault(bench.name, {})[language] = with_provenance(
-                    metrics, benchmark=bench.name, language=language, parser=spec.parser,
-                    data=source.source, rejected=len(rejected))
+                parts.append(_Part(bench, language, rows, source.source, packs[language], task,
+                                   _records_path(out_dir, bench.name, language)))
+        _run_parts(parts, spec, cached, out_dir, stats, progress, after_batch, backend)
+        for part in parts:
+            rejects_summary.setdefault(part.bench.name, {})[part.language] = len(part.rejected)
+            records = read_jsonl_tolerant(part.records_path)
+            metrics = compute_metrics(part.bench, [record_to_scored(r) for r in records], spec.parser)
+            results.setdefault(part.bench.name, {})[part.language] = with_provenance(
+                metrics, benchmark=part.bench.name, language=part.language, parser=spec.parser,
+                data=part.source, rejected=len(part.rejected))
     stats.model_calls, stats.cache_hits = cached.misses, cached.hits
 
     consistency = {b.name: cross_lingual_consistency(
@@ -178,9 +183,9 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
                "benchmarks": results, "consistency": consistency, "rejected": rejects_summary,
                "paired_vs_reference": paired_language_tests(
                    {b.name: {lang: read_jsonl_tolerant(_records_path(out_dir, b.name, lang))
-                             for lang in spec.languages} for b in benchmarks}, spec.parser)}
+                             for lang in spec.languages} for b in benchmarks}, spec.parser),
+               "run_log": RUN_LOG}  # load and generation time, items/s, tokens/s of each run: the run log
     stats.seconds = time.perf_counter() - started + load_seconds
-    summary["timing"] = stats.timing()
     write_json_atomic(out_dir / "results.json", summary)
     from babelvl.report.eval_report import write_eval_report
 
@@ -194,76 +199,121 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
                   f"{stats.generation_seconds:.1f}s ({rate}{tokens}), wall {stats.seconds:.1f}s; "
                   f"results in {out_dir}")
     summary["stats"] = asdict(stats)
+    summary["timing"] = stats.timing()
+    append_run_log(out_dir, "eval", {"timing": summary["timing"], "items": stats.items,
+                                     "skipped_done": stats.skipped_done, "model_calls": stats.model_calls,
+                                     "cache_hits": stats.cache_hits, "rejected": stats.rejected})
     return summary
 
 
-def _run_one(bench: Benchmark, language: str, rows: Any, source: str, pack: Any, spec: EvalSpec,
-             cached: CachedBackend, batch_size: int, out_dir: Path, stats: RunStats,
-             progress: Progress, task: Any, after_batch: Callable[[int], None] | None,
-             backend: Backend) -> list[Rejected]:
-    records_path = _records_path(out_dir, bench.name, language)
-    done = {r["id"] for r in read_jsonl_tolerant(records_path)}
-    rejected: list[Rejected] = []
-    seen: set[str] = set()
-    batch: list[Item] = []
-    generated_here, generation_here = 0, 0.0
+@dataclass
+class _Part:
+    """One benchmark in one language: its rows, records file and the reorder buffer of its records."""
 
-    def flush(appender: JsonlAppender) -> None:
-        nonlocal generated_here, generation_here
-        if not batch:
-            return
-        prompts = [bench.prompt(item, pack) for item in batch]
-        requests = [Request(prompt=p, images=tuple(item.images)) for p, item in zip(prompts, batch)]
-        load0, tokens0, misses0 = backend.load_seconds, backend.generated_tokens, cached.misses
-        t = time.perf_counter()
-        responses = cached.generate(requests, spec.settings)
-        loading = backend.load_seconds - load0
-        generation = time.perf_counter() - t - loading
-        stats.load_seconds += loading
-        stats.generation_seconds += generation
-        generated = cached.misses - misses0
-        stats.generated_items += generated
-        if backend.generated_tokens is not None and generated:
-            stats.generated_tokens = (stats.generated_tokens or 0) + backend.generated_tokens - (tokens0 or 0)
-        generated_here += generated
-        generation_here += generation
-        appender.write_many(
-            scored_to_record(judge(bench, item, resp, pack, spec.parser), benchmark=bench.name,
-                             prompt=prompt, response=resp)
-            for item, prompt, resp in zip(batch, prompts, responses))
-        stats.items += len(batch)
-        # the rate counts generation only: not model loading, data reading, parsing or cache hits
-        progress.update(task, completed=batch[-1].row + 1,
-                        rate=f"{generated_here / generation_here:.1f}" if generated_here and generation_here
-                        else "cached")
-        batch.clear()
-        if after_batch is not None:
-            after_batch(stats.items)
+    bench: Benchmark
+    language: str
+    rows: Any
+    source: str
+    pack: Any
+    task: Any
+    records_path: Path
+    rejected: list[Rejected] = field(default_factory=list)
+    produced: int = 0
+    next_to_write: int = 0
+    finished: dict[int, dict[str, Any]] = field(default_factory=dict)
+    unwritten: list[dict[str, Any]] = field(default_factory=list)
 
-    n_items = 0
-    with JsonlAppender(records_path) as appender:
-        for obj in bench.iter_items(rows, language, source):
-            if isinstance(obj, Rejected):
-                rejected.append(obj)
-                continue
-            if obj.id in seen:
-                rejected.append(Rejected(bench.name, language, obj.row, "id",
-                                         f"duplicate item id '{obj.id}'", file=source, id=obj.id))
-                continue
-            seen.add(obj.id)
-            if spec.limit is not None and n_items >= spec.limit:
-                break
-            n_items += 1
-            if obj.id in done:
-                stats.skipped_done += 1
-                progress.update(task, completed=obj.row + 1)
-                continue
-            batch.append(obj)
-            if len(batch) >= batch_size:
-                flush(appender)
-        flush(appender)
-    progress.update(task, completed=len(rows))
-    stats.rejected += len(rejected)
-    write_json_atomic(out_dir / "rejects" / bench.name / f"{language}.json",
-                      [asdict(r) for r in rejected])
-    return rejected
+
+#: records are appended (and fsynced) in groups of this many, or after this many seconds
+WRITE_EVERY, WRITE_SECONDS = 64, 1.0
+
+
+def _run_parts(parts: list[_Part], spec: EvalSpec, cached: CachedBackend, out_dir: Path, stats: RunStats,
+               progress: Progress, after_batch: Callable[[int], None] | None, backend: Backend) -> None:
+    """Stream every part's items through the model's window at once; write each part's records in item order.
+
+    Items are produced lazily and sent as the window has room (a server keeps ``--concurrency`` requests in
+    flight across all benchmarks and languages, with no pause between them; an in-process model gets its
+    batches). Answers come back in completion order and are cached as each returns; records wait in a small
+    reorder buffer per part, so a records file is in item order and the same whether the run was interrupted
+    or not.
+    """
+    in_flight: dict[int, tuple[_Part, int, Item, str]] = {}  # stream index -> (part, index in part, item, prompt)
+    appenders: dict[int, JsonlAppender] = {}
+    t0, finished_here, last_write, answered = time.perf_counter(), 0, time.perf_counter(), 0
+
+    def write(part: _Part) -> int:
+        """Append (and fsync) the part's records that are in order; answers are already cached, so records lost
+        to a kill before this are rebuilt from the cache without a model call."""
+        if not part.unwritten:
+            return 0
+        n = len(part.unwritten)
+        appenders[id(part)].write_many(part.unwritten)
+        part.unwritten = []
+        stats.items += n
+        elapsed = time.perf_counter() - t0
+        progress.update(part.task, advance=n, rate=f"{(finished_here + n) / elapsed:.1f}" if elapsed else "-")
+        return n
+
+    def produce() -> Iterator[Request]:
+        produced = 0
+        for part in parts:
+            done = {r["id"] for r in read_jsonl_tolerant(part.records_path)}
+            appenders[id(part)] = JsonlAppender(part.records_path)
+            seen: set[str] = set()
+            n_items = 0
+            for obj in part.bench.iter_items(part.rows, part.language, part.source):
+                if isinstance(obj, Rejected):
+                    part.rejected.append(obj)
+                    continue
+                if obj.id in seen:
+                    part.rejected.append(Rejected(part.bench.name, part.language, obj.row, "id",
+                                                  f"duplicate item id '{obj.id}'", file=part.source, id=obj.id))
+                    continue
+                seen.add(obj.id)
+                if spec.limit is not None and n_items >= spec.limit:
+                    break
+                n_items += 1
+                if obj.id in done:
+                    stats.skipped_done += 1
+                    progress.update(part.task, advance=1)
+                    continue
+                prompt = part.bench.prompt(obj, part.pack)
+                in_flight[produced] = (part, part.produced, obj, prompt)
+                part.produced += 1
+                produced += 1
+                yield Request(prompt=prompt, images=tuple(obj.images))
+
+    load0, tokens0, misses0 = backend.load_seconds, backend.generated_tokens, cached.misses
+    t_stream = time.perf_counter()
+    try:
+        for index, response in cached.generate_stream(produce(), spec.settings):
+            part, local, item, prompt = in_flight.pop(index)
+            part.finished[local] = scored_to_record(
+                judge(part.bench, item, response, part.pack, spec.parser), benchmark=part.bench.name,
+                prompt=prompt, response=response)
+            while part.next_to_write in part.finished:
+                part.unwritten.append(part.finished.pop(part.next_to_write))
+                part.next_to_write += 1
+            if len(part.unwritten) >= WRITE_EVERY or time.perf_counter() - last_write > WRITE_SECONDS:
+                finished_here += write(part)
+                last_write = time.perf_counter()
+            answered += 1
+            if after_batch is not None:
+                after_batch(answered)
+        for part in parts:
+            finished_here += write(part)
+    finally:
+        for appender in appenders.values():
+            appender.close()
+    # the stream's time, model loading taken out: reading data, parsing and writing overlap with generation
+    stats.load_seconds += backend.load_seconds - load0
+    stats.generation_seconds += time.perf_counter() - t_stream - (backend.load_seconds - load0)
+    stats.generated_items += cached.misses - misses0
+    if backend.generated_tokens is not None and cached.misses > misses0:
+        stats.generated_tokens = (stats.generated_tokens or 0) + backend.generated_tokens - (tokens0 or 0)
+    for part in parts:
+        progress.update(part.task, completed=len(part.rows))
+        stats.rejected += len(part.rejected)
+        write_json_atomic(out_dir / "rejects" / part.bench.name / f"{part.language}.json",
+                          [asdict(r) for r in part.rejected])

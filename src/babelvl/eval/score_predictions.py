@@ -20,8 +20,7 @@ from babelvl.benchmarks import normalise_yes_no, yes_no_words
 from babelvl.benchmarks.base import Item, Rejected
 from babelvl.benchmarks.registry import get_benchmark
 from babelvl.data.loading import load_rows
-from babelvl.errors import InputError
-from babelvl.eval.scoring import compute_metrics, judge, scored_to_record, with_provenance
+from babelvl.eval.scoring import score_responses, scored_to_record, with_provenance
 from babelvl.interop.predictions import Prediction, Problems, read_predictions
 from babelvl.io.files import write_atomic
 from babelvl.languages import load_language
@@ -124,12 +123,12 @@ def score_predictions(*, benchmark: str, data: str, predictions: str | Path, lan
         responses[item.id] = pred.response
     problems.raise_if_any()
 
-    scored = [judge(bench, item, responses.get(item.id), pack, parser) for item in items]
+    result = score_responses(bench, items, responses, pack, parser)
+    scored, metrics = result.scored, result.metrics
     if records is not None:
         write_atomic(Path(records), "".join(
             _json_line(scored_to_record(s, benchmark=bench.name, prompt=None, response=responses.get(s.id)))
             for s in scored))
-    metrics = compute_metrics(bench, scored, parser)
     unscored = [{"id": s.id, "row": s.row, "reason": "no prediction for this item"}
                 for s in scored if s.status == "missing"]
     unscored += [{"id": r.id, "row": r.row, "field": r.field, "reason": r.reason} for r in rejected]

@@ -17,7 +17,6 @@ file in one pass.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +85,7 @@ def detect_format(path: Path) -> tuple[str, str]:
     if suffix in (".xlsx", ".tsv", ".csv"):
         return "vlmevalkit", f"a {suffix[1:]} sheet (VLMEvalKit prediction file)"
     if not path.is_file():
-        raise InputError("no such predictions file", file=str(path))
+        raise InputError("cannot read predictions: no such file", file=str(path))
     if suffix == ".json":
         return "lmms-eval", "a .json file (lmms-eval samples log with 'logs')"
     first = read_jsonl_lines(path)[0][1]
@@ -150,7 +149,3 @@ def _read_babelvl(path: Path, problems: Problems | None, *, records: bool) -> li
     if own:
         problems.raise_if_any()
     return out
-
-
-def dumps_line(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False) + "\n"

@@ -33,7 +33,7 @@ def _read_sheet(path: Path) -> Any:
     import pandas as pd
 
     if not path.is_file():
-        raise InputError("no such predictions file", file=str(path))
+        raise InputError("cannot read predictions: no such file", file=str(path))
     try:
         if path.suffix.lower() == ".xlsx":
             return pd.read_excel(path)

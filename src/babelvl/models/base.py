@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from babelvl.models.window import Window
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,21 @@ class Backend(ABC):
     @abstractmethod
     def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
         """Return one text per request, in order."""
+
+    def open_window(self, settings: GenerationSettings) -> "Window[Request, str]":
+        """Where a stream sends requests: batches of ``batch_size`` for in-process models; server backends
+        override it with a sliding window (see ``babelvl.models.window``)."""
+        from babelvl.models.window import BatchWindow
+
+        return BatchWindow(lambda batch: self.generate(batch, settings), self.batch_size)
+
+    def generate_stream(self, requests: "Iterable[Request | object]", settings: GenerationSettings
+                        ) -> Iterator[tuple[int, str]]:
+        """Yield ``(index, answer)`` as answers complete; ``requests`` may be produced lazily and may hold
+        ``models.window.WAIT`` (see ``stream_through``)."""
+        from babelvl.models.window import stream_through
+
+        return stream_through(self.open_window(settings), requests)  # type: ignore[arg-type]
 
     def close(self) -> None:  # pragma: no cover - default no-op
         """Release resources (threads, GPU memory)."""

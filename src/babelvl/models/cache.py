@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from babelvl.errors import BabelvlError
 from babelvl.io.files import check_sqlite_path
@@ -114,61 +114,47 @@ class ResponseCache:
         self.close()
 
 
-def through_cache(cache: ResponseCache, keys: Sequence[str], compute: Callable[[list[int]], list[str]], *,
-                  chunk_size: int, who: str) -> tuple[list[str], int]:
-    """Answer ``keys`` from ``cache``; compute the misses in chunks, storing each chunk as soon as it returns.
-
-    Identical keys are computed once. ``compute`` gets the indices (into ``keys``) of one chunk of distinct
-    misses and returns one text each. Returns the answers in order and the number of missed positions.
-    Shared by the response cache of model backends and the translation cache of engines.
-    """
-    cached = cache.get_many(list(keys))
-    answers: list[str | None] = [cached.get(key) for key in keys]
-    pending: dict[str, list[int]] = {}
-    for index, (key, answer) in enumerate(zip(keys, answers)):
-        if answer is None:
-            pending.setdefault(key, []).append(index)
-    todo = list(pending.items())
-    step = max(1, chunk_size)
-    for start in range(0, len(todo), step):
-        chunk = todo[start : start + step]
-        texts = compute([indices[0] for _, indices in chunk])
-        if len(texts) != len(chunk):
-            raise BabelvlError(f"{who} returned {len(texts)} answers for {len(chunk)} requests")
-        cache.put_many((key, text) for (key, _), text in zip(chunk, texts))
-        for (_, indices), text in zip(chunk, texts):
-            for index in indices:
-                answers[index] = text
-    return [a if a is not None else "" for a in answers], sum(len(v) for v in pending.values())
-
-
 class CachedBackend(Backend):
-    """Wraps a backend: answers from the cache, sends only the misses, stores each chunk as soon as it returns.
+    """Wraps a backend: answers from the cache, sends only the misses, stores each answer as soon as it returns.
 
-    A crash therefore loses at most the chunk in flight. ``hits`` and ``misses`` count requests over the lifetime
-    of this object.
+    A crash therefore repeats at most the requests in flight. ``hits`` and ``misses`` count requests over the
+    lifetime of this object (``stats``).
     """
 
     def __init__(self, backend: Backend, cache: ResponseCache) -> None:
+        from babelvl.models.window import InFlight, StreamStats
+
         self.inner = backend
         self.cache = cache
         self.batch_size = backend.batch_size
-        self.hits = 0
-        self.misses = 0
-        self._count_lock = threading.Lock()
+        self.stats = StreamStats()
+        self.in_flight = InFlight()  # streams of this object running at once send a request once
+
+    @property
+    def hits(self) -> int:
+        return self.stats.hits
+
+    @property
+    def misses(self) -> int:
+        return self.stats.misses
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
 
-    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
+    def generate_stream(self, requests: Iterable[Request | object], settings: GenerationSettings
+                        ) -> Iterator[tuple[int, str]]:
+        """``(index, answer)`` in completion order through the inner backend's window, cached on return."""
+        from babelvl.models.window import stream_through
+
         identity = self.inner.identity()
-        keys = [cache_key(identity, settings, request) for request in requests]
-        answers, missed = through_cache(
-            self.cache, keys, lambda indices: self.inner.generate([requests[i] for i in indices], settings),
-            chunk_size=self.inner.batch_size, who=f"backend {identity}")
-        with self._count_lock:
-            self.hits += len(requests) - missed
-            self.misses += missed
+        return stream_through(self.inner.open_window(settings), requests, cache=self.cache,
+                              key=lambda request: cache_key(identity, settings, request), stats=self.stats,
+                              shared=self.in_flight)
+
+    def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
+        answers: list[str] = [""] * len(requests)
+        for index, answer in self.generate_stream(requests, settings):
+            answers[index] = answer
         return answers
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """Call a model behind an OpenAI-compatible chat-completions server (OpenAI, vLLM, llama.cpp, TGI...).
 
-Retries with exponential backoff and timeouts are the official ``openai`` client's; this module adds bounded
-concurrency and turns images into base64 data URLs.
+Retries with exponential backoff and timeouts are the official ``openai`` client's; this module adds a sliding
+window of ``concurrency`` requests in flight (``generate_stream``: answers in completion order, no barrier per
+batch, see ``babelvl.models.window``) and turns images into base64 data URLs.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import base64
 import io
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 from babelvl.errors import BabelvlError
 from babelvl.models.base import Backend, GenerationSettings, Request
+from babelvl.models.window import ThreadWindow
 
 
 def image_mime(data: bytes) -> str:
@@ -63,7 +65,8 @@ class OpenAIBackend(Backend):
         timeout: float = 60.0,
         max_retries: int = 5,
     ) -> None:
-        from openai import OpenAI
+        import httpx
+        from openai import DefaultHttpxClient, OpenAI
 
         if concurrency < 1:
             raise BabelvlError(f"concurrency must be at least 1, got {concurrency}")
@@ -71,12 +74,15 @@ class OpenAIBackend(Backend):
         self.base_url = base_url.rstrip("/")
         self.concurrency = concurrency
         self.max_retries = max_retries
-        self.batch_size = concurrency * 2  # enough queued work to keep every slot busy
+        self.batch_size = concurrency * 2  # for callers that still batch: enough work to fill every slot
         self._client = OpenAI(
             base_url=self.base_url,
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
             timeout=timeout,
             max_retries=max_retries,
+            # keep a connection alive per slot: the default keeps 100, so a wider window would reconnect
+            http_client=DefaultHttpxClient(limits=httpx.Limits(
+                max_connections=max(1000, concurrency), max_keepalive_connections=concurrency)),
         )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -90,44 +96,28 @@ class OpenAIBackend(Backend):
                 self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="babelvl-openai")
             return self._pool
 
+    def open_window(self, settings: GenerationSettings) -> ThreadWindow[Request, str]:
+        """A sliding window of ``concurrency`` requests in flight on this backend's thread pool.
+
+        Every window of this backend shares the pool, so several streams at once (e.g. build workers) still
+        keep at most ``concurrency`` requests at the server.
+        """
+        return ThreadWindow(lambda request, skip: self._complete(request, settings, skip), self._executor(),
+                            self.concurrency)
+
     def generate(self, requests: Sequence[Request], settings: GenerationSettings) -> list[str]:
+        """All answers, in order: a wrapper over ``generate_stream``."""
+        answers: list[str | None] = [None] * len(requests)
+        for index, answer in self.generate_stream(requests, settings):
+            answers[index] = answer
+        return [a if a is not None else "" for a in answers]
+
+    def _complete(self, request: Request, settings: GenerationSettings, skip: threading.Event) -> str:
         from openai import OpenAIError
 
-        # build every payload first so a bad image fails before anything is sent
-        payloads = []
-        for index, request in enumerate(requests):
-            try:
-                payloads.append(chat_messages(request))
-            except BabelvlError as exc:
-                raise BabelvlError(f"request {index}: {exc}") from exc
-        pool = self._executor()
-        failed = threading.Event()  # once one request has failed for good, do not start the others
-        futures: list[Future[str | None]] = [
-            pool.submit(self._complete, messages, settings, failed) for messages in payloads
-        ]
-        answers: list[str] = []
-        for index, future in enumerate(futures):
-            try:
-                answer = future.result()
-            except (OpenAIError, BabelvlError) as exc:
-                for pending in futures[index + 1 :]:
-                    pending.cancel()
-                raise BabelvlError(
-                    f"OpenAI-compatible server {self.base_url} failed on request {index} of {len(requests)} "
-                    f"(model {self.model!r}, after up to {self.max_retries} retries): {exc}"
-                ) from exc
-            if answer is None:  # skipped because an earlier-finishing request failed; find that one
-                continue
-            answers.append(answer)
-        if len(answers) != len(requests):  # pragma: no cover - a failure above always raises first
-            raise BabelvlError(f"OpenAI-compatible server {self.base_url}: some requests were not sent")
-        return answers
-
-    def _complete(
-        self, messages: list[dict[str, Any]], settings: GenerationSettings, failed: threading.Event
-    ) -> str | None:
-        if failed.is_set():
-            return None
+        if skip.is_set():  # another request failed for good: do not start this one
+            raise BabelvlError("not sent: an earlier request failed")
+        messages = chat_messages(request)  # built in the worker: base64 of large images runs in parallel
         try:
             response = self._client.chat.completions.create(
                 model=self.model,
@@ -137,11 +127,13 @@ class OpenAIBackend(Backend):
                 max_tokens=settings.max_new_tokens,
                 seed=settings.seed,
             )
-            if not response.choices:
-                raise BabelvlError("the server answered with no choices")
-        except BaseException:
-            failed.set()
-            raise
+        except OpenAIError as exc:
+            raise BabelvlError(
+                f"OpenAI-compatible server {self.base_url} failed (model {self.model!r}, after up to "
+                f"{self.max_retries} retries): {exc}"
+            ) from exc
+        if not response.choices:
+            raise BabelvlError(f"OpenAI-compatible server {self.base_url} answered with no choices")
         return (response.choices[0].message.content or "").strip()
 
     def close(self) -> None:

@@ -3,9 +3,10 @@
 One pipeline definition per recipe (``recipes.py``), run by the local or the Ray Data executor over
 shards of the source rows. Output: ``OUT/<lang>/shard-*.parquet`` in the released sets' schema plus
 provenance columns, ``OUT/<lang>/rejects/*.jsonl`` with a reason per rejected row, ``OUT/README.md``
-(dataset card with every license) and ``OUT/build.json`` (cost summary). For every language,
-rows in = rows out + rejects. A killed build started again skips finished shards and replays model
-calls of unfinished ones from the cache.
+(dataset card with every license), ``OUT/build.json`` (rows kept and rejected, token estimate) and
+``OUT/run-log.jsonl`` (each run's model calls and time). For every language, rows in = rows out + rejects.
+A killed build started again skips finished shards and replays model calls of unfinished ones from the
+cache; its folder ends byte-identical to an uninterrupted build's, except the run log and the cache.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.errors import InputError
 from babelvl.io.files import write_atomic, write_json_atomic
+from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import load_language
 from babelvl.pipeline import Pipeline, Step, reject
 from babelvl.pipeline.executors import get_executor
@@ -136,6 +138,20 @@ def _finalize_step(columns: tuple[str, ...]) -> Step:
     return Step("finalize", make, batch_size=256)
 
 
+#: shards in progress at once on the local executor when the model is served: they share one window of
+#: ``--concurrency`` requests (no extra server load), and while one shard waits for its slowest answers or is
+#: written, the others keep the window full
+SERVED_SHARD_WORKERS = 4
+
+
+def _workers(spec: BuildSpec) -> int:
+    from babelvl.pixmo.recipes import served
+
+    if spec.executor == "local" and (served(spec.generator) or served(spec.engine)):
+        return max(spec.workers, SERVED_SHARD_WORKERS)
+    return spec.workers
+
+
 def _check_spec(spec: BuildSpec) -> None:
     recipe = RECIPES.get(spec.recipe)
     if recipe is None:
@@ -191,16 +207,17 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
 
     calls_before = len(ResponseCache(cache_path))
     shards = make_shards(len(loaded), spec.shard_size)
-    executor = get_executor(spec.executor, workers=spec.workers, ray_address=spec.ray_address)
+    executor = get_executor(spec.executor, workers=_workers(spec), ray_address=spec.ray_address)
     started = time.perf_counter()
     per_language: dict[str, Any] = {}
+    skipped: dict[str, int] = {}
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console) as progress:
         for code in build_languages(spec):
             cfg = RecipeConfig(target=code, engine=spec.engine, generator=spec.generator,
                                options=tuple(sorted(spec.options.items())), cache_path=str(cache_path),
                                max_new_tokens=spec.max_new_tokens, retries=spec.retries,
-                               localize_images=spec.localize_images,
+                               batch_size=spec.shard_size, localize_images=spec.localize_images,
                                with_image=spec.caption_mode == "vlm" or spec.regenerate_answers,
                                regenerate_answers=spec.regenerate_answers)
             if code == "en":  # the source language: the original texts, as they are (a complete released set)
@@ -221,15 +238,20 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
                                    on_shard=lambda shard, n, t=task: progress.advance(t, n))
             progress.update(task, completed=len(loaded))
             per_language[code] = _language_totals(out / code, len(loaded))
-            per_language[code]["shards_skipped"] = summary.shards_skipped
+            skipped[code] = summary.shards_skipped
     seconds = time.perf_counter() - started
     calls = len(ResponseCache(cache_path)) - calls_before
+    # build.json and the card describe the data (the same bytes after a kill and a resume); what this run cost
+    # goes to the run log
     result = {"babelvl_version": __version__, "recipe": spec.recipe, "source": loaded.file,
-              "rows": len(loaded), "languages": per_language, "model_calls": calls,
-              "tokens_estimate": sum(v["tokens_estimate"] for v in per_language.values()),
-              "seconds": seconds, "executor": spec.executor, "workers": spec.workers}
+              "rows": len(loaded), "languages": per_language,
+              "tokens_estimate": sum(v["tokens_estimate"] for v in per_language.values()), "run_log": RUN_LOG}
     write_json_atomic(out / "build.json", result)
     _write_card(spec, loaded, out, result)
+    run = append_run_log(out, "build-pixmo", {"model_calls": calls, "seconds": round(seconds, 3),
+                                              "shards_skipped": skipped, "executor": spec.executor,
+                                              "workers": _workers(spec)})
+    result = {**result, "run": run}
     console.print(f"[green]done[/green]: {len(loaded)} rows x {len(per_language)} languages, "
                   f"{sum(v['kept'] for v in per_language.values())} kept, "
                   f"{sum(v['rejected'] for v in per_language.values())} rejected, {calls} model calls, "
@@ -273,8 +295,7 @@ def _write_card(spec: BuildSpec, loaded: Any, out: Path, result: dict[str, Any])
                                  {"model": model_spec}, "Gemma Terms of Use" if low else license, low)],
                 created=datetime.now(timezone.utc).strftime("%Y-%m-%d"), babelvl_version=__version__,
                 sections=[("Schema", f"Columns: {', '.join(recipe.output_columns)}; provenance: {', '.join(PROVENANCE)}."),
-                          ("Build", f"{counts}\n- model calls: {result['model_calls']}, tokens (estimate): "
-                                    f"{result['tokens_estimate']}, executor: {spec.executor} x {spec.workers}")])
+                          ("Build", f"{counts}\n- tokens (estimate): {result['tokens_estimate']}")])
     card.configs_glob = "shard-*.parquet"
     card.without_data = tuple(lang for lang, v in result["languages"].items() if not v["kept"])
     write_atomic(out / "README.md", card.render())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -41,7 +42,9 @@ class RecipeConfig:
     cache_path: str = ""
     max_new_tokens: int = 512
     retries: int = 1
-    batch_size: int = 8
+    batch_size: int = 256
+    """Records per call of a model step: the build passes its shard size, so a shard is one stream of requests
+    (a served model's window keeps ``concurrency`` of them in flight; an in-process model batches by its own)."""
     localize_images: bool = False
     with_image: bool = False
     """Send the fetched image with each generation prompt (a VLM generator: captions from transcripts plus
@@ -74,33 +77,70 @@ def _cache(cfg: RecipeConfig) -> Any:
     return ResponseCache(cfg.cache_path)
 
 
+_SHARED: dict[tuple[Any, ...], Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def served(spec: str | None) -> bool:
+    """True for a model behind an OpenAI-compatible server (``openai:M``, ``llm:openai:M``)."""
+    return bool(spec) and (spec.startswith("openai:") or spec.startswith("llm:openai:"))
+
+
+def _shared(kind: str, spec: str, cfg: RecipeConfig, make: Callable[[], Any]) -> Any:
+    """One instance per process for a served model, so every shard worker feeds the same sliding window
+    (``--concurrency`` requests in flight in all); an in-process model is built per worker, as before."""
+    if not served(spec):
+        return make()
+    key = (kind, spec, cfg.options, cfg.cache_path)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = make()
+        return _SHARED[key]
+
+
 # --- AskModelAnything: translate question and answer ---------------------------------------------------
 
 def _ama_step(cfg: RecipeConfig) -> Callable[[list[Record]], list[Record]]:
     from babelvl.translate.engines import CachedEngine, load_engine
     from babelvl.translate.texts import translate_texts
 
-    engine = CachedEngine(load_engine(cfg.engine, **cfg.option_dict()), _cache(cfg))
+    engine = _shared("engine", cfg.engine or "", cfg,
+                     lambda: CachedEngine(load_engine(cfg.engine, **cfg.option_dict()), _cache(cfg)))
     checker, source, target = _checker(cfg)
     model = engine.identity().get("model") or cfg.engine
 
     def run(batch: list[Record]) -> list[Record]:
+        # every record's question and answer in one call (one stream through the engine's window); records
+        # whose texts fail a check are sent again, together, with the next prompt variant
+        done: dict[int, tuple[list[str], int]] = {}
+        problems: dict[int, list[str]] = {}
+        todo = list(range(len(batch)))
+        for variant in range(cfg.retries + 1):
+            if not todo:
+                break
+            texts = [t for i in todo for t in (batch[i]["question"], batch[i]["answer"])]
+            translated, _ = translate_texts(engine, texts, source, target, variant=variant)
+            still = []
+            for n, i in enumerate(todo):
+                pair = translated[2 * n:2 * n + 2]
+                problems[i] = [f"{name}: {p}" for name, src, tgt in
+                               zip(("question", "answer"), (batch[i]["question"], batch[i]["answer"]), pair)
+                               for p in _errors(checker, src, tgt, target)]
+                if problems[i]:
+                    still.append(i)
+                else:
+                    done[i] = (pair, variant)
+            todo = still
         out = []
-        for record in batch:
-            texts = [record["question"], record["answer"]]
-            problems: list[str] = []
-            for variant in range(cfg.retries + 1):
-                translated, _ = translate_texts(engine, texts, source, target, variant=variant)
-                problems = [f"{name}: {p}" for name, src, tgt in zip(("question", "answer"), texts, translated)
-                            for p in _errors(checker, src, tgt, target)]
-                if not problems:
-                    break
-            if problems:
-                out.append(reject(record, "; ".join(problems), step="translate"))
+        for i, record in enumerate(batch):
+            if i not in done:
+                out.append(reject(record, "; ".join(problems[i]), step="translate"))
                 continue
-            out.append({**record, "question": translated[0], "answer": translated[1], "model": model,
+            (question, answer), variant = done[i]
+            texts = [record["question"], record["answer"]]
+            out.append({**record, "question": question, "answer": answer, "model": model,
                         "prompt_id": engine.prompt_id(variant),
-                        "babelvl_tokens_est": sum(len(t) for t in texts + translated) // 4})
+                        "babelvl_tokens_est": sum(len(t) for t in texts + [question, answer]) // 4})
         return out
 
     return run
@@ -117,7 +157,8 @@ def _generation_step(cfg: RecipeConfig, make_prompt: Callable[[Record, LanguageP
                      prompt_key: str, step_name: str) -> Callable[[list[Record]], list[Record]]:
     from babelvl.models import CachedBackend, GenerationSettings, Request, load_backend
 
-    backend = CachedBackend(load_backend(cfg.generator, **cfg.option_dict(backend=True)), _cache(cfg))
+    backend = _shared("generator", cfg.generator or "", cfg, lambda: CachedBackend(
+        load_backend(cfg.generator, **cfg.option_dict(backend=True)), _cache(cfg)))
     checker, _, target = _checker(cfg, skip=CHAT_CHECK_SKIPS)
     model = backend.identity().get("model") or cfg.generator
 
@@ -132,11 +173,12 @@ def _generation_step(cfg: RecipeConfig, make_prompt: Callable[[Record, LanguageP
             settings = GenerationSettings(max_new_tokens=cfg.max_new_tokens, temperature=0.0 if attempt == 0 else 0.7,
                                           seed=attempt)
             prompts = [make_prompt(batch[i], target) for i in todo]
-            requests = [Request(prompt=p, images=(Path(batch[i]["image_path"]).read_bytes(),) if cfg.with_image else ())
-                        for i, p in zip(todo, prompts)]
-            texts = backend.generate(requests, settings)
+            requests = (Request(prompt=p, images=(Path(batch[i]["image_path"]).read_bytes(),) if cfg.with_image else ())
+                        for i, p in zip(todo, prompts))  # read lazily: images are read as the window has room
             still = []
-            for i, prompt, text in zip(todo, prompts, texts):
+            # answers as they complete, through the backend's window (cached as each returns)
+            for n, text in backend.generate_stream(requests, settings):
+                i, prompt = todo[n], prompts[n]
                 fields, problem = accept(batch[i], text, checker, target)
                 if fields is None:
                     reasons[i] = problem or "rejected"
@@ -144,7 +186,7 @@ def _generation_step(cfg: RecipeConfig, make_prompt: Callable[[Record, LanguageP
                     continue
                 results[i] = {**batch[i], **fields, "model": model, "prompt_id": f"{prompt_key}-a{attempt}",
                               "babelvl_tokens_est": (len(prompt) + len(text)) // 4}
-            todo = still
+            todo = sorted(still)  # the same order whatever order the answers came in
         return [results[i] if results[i] is not None else reject(batch[i], reasons[i], step=step_name)
                 for i in range(len(batch))]
 

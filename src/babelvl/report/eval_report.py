@@ -131,6 +131,8 @@ def write_eval_report(results: dict[str, Any], out_dir: Path) -> None:
           f"- babelvl {results['babelvl_version']}"]
     if results.get("timing"):
         md.append(f"- timing: {timing_line(results['timing'])}")
+    elif results.get("run_log"):  # run figures stay out of the report, so a resumed run writes the same bytes
+        md.append(f"- model load and generation time, items/s, tokens/s of each run: `{results['run_log']}`")
     md += ["", "![heatmap](heatmap.png)", ""]
     md += ["Scores with their 95% intervals in brackets (README, Metrics: the unit each metric resamples).", ""]
     for bench, table in tables.items():

@@ -83,7 +83,11 @@ class FakeVLMServer:
 
     ``responder(prompt_text, images) -> answer`` decides the answers. ``fail_first`` requests get HTTP
     ``fail_status`` (500 or 429...), with a ``retry-after-ms`` header of ``retry_after_ms`` so client retries are
-    quick; ``delay`` seconds are waited before answering. Use as a context manager; ``base_url`` ends in ``/v1``.
+    quick; ``delay`` seconds (or ``delay(prompt)`` seconds) are waited before answering. With ``slots``, at most that
+    many requests are served at once and the rest queue, as in a continuous-batching server (vLLM's
+    ``--max-num-seqs``). ``in_flight_log`` holds ``(monotonic time, requests in flight)`` at every change, so tests
+    and benchmarks can see whether a client keeps the server busy. Use as a context manager; ``base_url`` ends in
+    ``/v1``.
     """
 
     def __init__(
@@ -92,7 +96,8 @@ class FakeVLMServer:
         *,
         fail_first: int = 0,
         fail_status: int = 500,
-        delay: float = 0.0,
+        delay: float | Callable[[str], float] = 0.0,
+        slots: int | None = None,
         retry_after_ms: int | None = 1,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -106,7 +111,10 @@ class FakeVLMServer:
         self.calls = 0  # every HTTP call to chat/completions, failed ones included
         self.failures = 0
         self.max_in_flight = 0
+        self.slots = slots
+        self.in_flight_log: list[tuple[float, int]] = []
         self._in_flight = 0
+        self._slot_gate: asyncio.Semaphore | None = None
         self._lock = threading.Lock()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -137,6 +145,7 @@ class FakeVLMServer:
             self.received.clear()
             self.calls = self.failures = self.max_in_flight = 0
             self.fail_first = 0
+            self.in_flight_log.clear()
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -176,14 +185,27 @@ class FakeVLMServer:
 
         @app.post("/v1/chat/completions")
         async def chat_completions(http_request: HttpRequest) -> JSONResponse:
+            if self.slots is None:
+                return await serve(http_request)
+            if self._slot_gate is None:  # created in the server's own event loop
+                self._slot_gate = asyncio.Semaphore(self.slots)
+            async with self._slot_gate:
+                return await serve(http_request)
+
+        async def serve(http_request: HttpRequest) -> JSONResponse:
             with self._lock:
                 self.calls += 1
                 call = self.calls
                 self._in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self._in_flight)
+                self.in_flight_log.append((time.monotonic(), self._in_flight))
             try:
-                if self.delay:
-                    await asyncio.sleep(self.delay)
+                delay = self.delay
+                if callable(delay):
+                    body = await http_request.json()
+                    delay = delay(str(body.get("messages", "")))
+                if delay:
+                    await asyncio.sleep(delay)
                 if call <= self.fail_first:
                     with self._lock:
                         self.failures += 1
@@ -202,8 +224,30 @@ class FakeVLMServer:
             finally:
                 with self._lock:
                     self._in_flight -= 1
+                    self.in_flight_log.append((time.monotonic(), self._in_flight))
 
         return app
+
+
+def in_flight_between(log: list[tuple[float, int]], start: float, end: float) -> tuple[float, int]:
+    """Time-weighted mean and minimum of the in-flight count over ``[start, end]``, from ``in_flight_log``."""
+    if end <= start:
+        raise ValueError("empty interval")
+    level, area, low = 0, 0.0, None
+    previous = start
+    for t, value in log:
+        if t > start:
+            span_end = min(t, end)
+            area += level * (span_end - previous)
+            low = level if low is None else min(low, level)
+            previous = span_end
+        if t >= end:
+            break
+        level = value
+    if previous < end:
+        area += level * (end - previous)
+        low = level if low is None else min(low, level)
+    return area / (end - start), int(low if low is not None else level)
 
 
 def _completion(model: str, answer: str, call: int) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from babelvl.data.card import Card, ModelUse
 from babelvl.data.loading import load_rows, require_columns, require_named_columns
 from babelvl.errors import InputError
 from babelvl.io.files import write_atomic, write_json_atomic
+from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import LanguagePack, load_language
 from babelvl.models import ResponseCache
 from babelvl.translate.assemble import assemble_columns
@@ -136,7 +137,7 @@ def _structure_problems(spec: TranslateSpec, rows: Any, language: str) -> list[d
 def _structure_problems_once(spec: TranslateSpec, rows: Any, out: Path) -> list[dict[str, Any]]:
     """:func:`_structure_problems` of the source, stored next to the output for a local source file that has
     not changed since (it decodes every image, the largest cost of a re-run that is otherwise cached)."""
-    source = Path(spec.data)
+    source = Path(spec.data_path or spec.data).expanduser()
     if not source.is_file():
         return _structure_problems(spec, rows, spec.source_language)
     stat = source.stat()
@@ -300,7 +301,7 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
                 "segment_occurrences": plan.occurrences, "distinct_segments": len(plan.segments),
                 "distinct_units": len(plan.units),
                 "units_by_kind": dict(Counter(u.kind for u in plan.units.values())),
-                "grounded": bool(images), "calls": calls}
+                "grounded": bool(images), "run_log": RUN_LOG}
     from babelvl.translate.edits import corpus_hter
 
     edited = {t.language for t in all_translations if t.edited}  # HTER means nothing before a human edit
@@ -311,7 +312,10 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     write_quality_report(report, out)
     _write_card(spec, split, source, targets, slots, field_spec, report, hter, out)
     elapsed = time.perf_counter() - started
-    summary = {**run_info, "seconds": elapsed, "row_problems": len(row_problems)}
+    # what this run cost differs between an interrupted and a straight run: the run log, not the dataset
+    append_run_log(out, "translate", {"calls": calls, "seconds": round(elapsed, 3), "rows": len(rows),
+                                      "languages": [t.code for t in targets]})
+    summary = {**run_info, "calls": calls, "seconds": elapsed, "row_problems": len(row_problems)}
     total_calls = sum(c["engine_calls"] for c in calls.values())
     console.print(f"[green]done[/green]: {len(rows)} rows, {plan.occurrences} segment occurrences, "
                   f"{len(plan.units)} distinct units ({len(plan.segments)} segments) x {len(targets)} languages, "

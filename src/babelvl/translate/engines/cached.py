@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from babelvl.languages import LanguagePack
 from babelvl.models import ResponseCache
-from babelvl.models.cache import through_cache
+from babelvl.models.window import InFlight
 from babelvl.translate.base import Engine, TranslationRequest
 from babelvl.translate.engines.prompts import prompt_material
 
@@ -38,10 +38,6 @@ def translation_key(identity: Mapping[str, Any], prompt_id: str, source: Languag
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-#: answers stored together while streaming: a killed run loses at most this many finished answers
-STORE_EVERY = 16
-
-
 def request_text(request: TranslationRequest) -> str:
     """What a request asks, for its cache key: the text itself for a plain request (so caches made before
     units existed stay valid), else the canonical JSON of its fields, context and image hash."""
@@ -52,10 +48,10 @@ def request_text(request: TranslationRequest) -> str:
 
 
 class CachedEngine(Engine):
-    """Wraps an engine: answers from the cache and sends only the misses, in chunks of the engine's batch size.
+    """Wraps an engine: answers from the cache and sends only the misses, in one stream through the engine.
 
-    Each chunk is stored as soon as it returns, so a killed run loses at most one chunk. Identical texts in one call
-    are translated once. ``hits`` and ``misses`` count texts over the lifetime of this object.
+    Each answer is stored as soon as it returns, so a killed run repeats at most the requests in flight. Identical
+    texts in one call are translated once. ``hits`` and ``misses`` count texts over the lifetime of this object.
     """
 
     def __init__(self, engine: Engine, cache: ResponseCache) -> None:
@@ -70,6 +66,7 @@ class CachedEngine(Engine):
         self.hits = 0
         self.misses = 0
         self._count_lock = threading.Lock()
+        self.in_flight = InFlight()  # streams of this engine running at once send a text once
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
@@ -79,16 +76,13 @@ class CachedEngine(Engine):
 
     def translate(self, texts: Sequence[str], source: LanguagePack, target: LanguagePack, *,
                   variant: int = 0) -> list[str]:
-        identity, prompt_id = self.inner.identity(), self.inner.prompt_id(variant)
-        keys = [translation_key(identity, prompt_id, source, target, text) for text in texts]
-        answers, missed = through_cache(
-            self.cache, keys,
-            lambda indices: self.inner.translate([texts[i] for i in indices], source, target, variant=variant),
-            chunk_size=self.inner.batch_size, who=f"engine {identity}")
-        with self._count_lock:
-            self.hits += len(texts) - missed
-            self.misses += missed
-        return answers
+        """All texts in one :meth:`stream` (one sliding window at a model server), answers in order."""
+        out = [""] * len(texts)
+        requests = [TranslationRequest(key=str(i), source=source, target=target, segments=(("text", text),),
+                                       variant=variant) for i, text in enumerate(texts)]
+        for key, answer in self.stream(requests):
+            out[int(key)] = answer
+        return out
 
     def request_prompt_id(self, request: TranslationRequest) -> str:
         return self.inner.request_prompt_id(request)
@@ -113,21 +107,40 @@ class CachedEngine(Engine):
             waiting.setdefault(keys[r.key], []).append(r.key)
         with self._count_lock:
             self.hits += hits
-        buffer: list[tuple[str, str]] = []
-        try:
-            for key, answer in self.inner.stream(to_send):
-                cache_key = keys[key]
-                buffer.append((cache_key, answer))
+        while to_send:
+            # a text another stream of this engine is translating right now (a build worker on another shard)
+            # is not sent twice: this stream takes that answer at the end
+            mine, theirs = [], {}
+            for r in to_send:
+                claim = self.in_flight.claim(keys[r.key])
+                if claim is None:
+                    mine.append(r)
+                else:
+                    theirs[keys[r.key]] = (r, claim)
+            owned = {keys[r.key] for r in mine}
+            try:
+                for key, answer in self.inner.stream(mine):
+                    cache_key = keys[key]
+                    self.cache.put_many([(cache_key, answer)])  # stored before it is used: a kill repeats none
+                    self.in_flight.resolve(cache_key, answer)
+                    owned.discard(cache_key)
+                    with self._count_lock:
+                        self.misses += 1
+                    for request_key in waiting[cache_key]:
+                        yield request_key, answer
+            finally:
+                for cache_key in owned:  # not answered (an error): let the other streams send it
+                    self.in_flight.resolve(cache_key, None)
+            to_send = []
+            for cache_key, (r, claim) in theirs.items():
+                claim.done.wait()
+                if claim.answer is None:
+                    to_send.append(r)  # its owner gave up: send it ourselves
+                    continue
                 with self._count_lock:
-                    self.misses += 1
-                if len(buffer) >= STORE_EVERY:
-                    self.cache.put_many(buffer)
-                    buffer = []
+                    self.hits += 1
                 for request_key in waiting[cache_key]:
-                    yield request_key, answer
-        finally:
-            if buffer:
-                self.cache.put_many(buffer)
+                    yield request_key, claim.answer
 
     def close(self) -> None:
         self.inner.close()

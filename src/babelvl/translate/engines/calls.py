@@ -2,8 +2,9 @@
 
 Every engine that runs on a model backend (``llm:``, ``vlm:``) sends its requests through
 :func:`answers_as_completed`, so how requests reach a server (how many in flight, in which order) is decided
-here and nowhere else. Today it hands the backend ``batch_size`` requests at a time through ``generate()``;
-a backend that streams results as they complete can be used here without touching any caller.
+here and nowhere else: the backend's ``generate_stream`` (``babelvl.models.window``). A server backend keeps
+``--concurrency`` requests in flight and refills a slot as soon as an answer returns (no barrier per batch, so
+every language of a pass shares one sliding window); an in-process model gets its own batches.
 """
 
 from __future__ import annotations
@@ -16,8 +17,5 @@ from babelvl.models import GenerationSettings, Request
 def answers_as_completed(backend: Any, requests: Sequence[tuple[str, Request]],
                          settings: GenerationSettings) -> Iterator[tuple[str, str]]:
     """Yield ``(key, answer)`` for every ``(key, request)``, each as soon as it is known."""
-    size = max(1, int(getattr(backend, "batch_size", 1) or 1))
-    for start in range(0, len(requests), size):
-        chunk = requests[start:start + size]
-        answers = backend.generate([request for _, request in chunk], settings)
-        yield from zip((key for key, _ in chunk), answers)
+    for index, answer in backend.generate_stream((request for _, request in requests), settings):
+        yield requests[index][0], answer
