@@ -427,7 +427,7 @@ def test_fully_rejected_shard_writes_only_its_rejects(tmp_path, capsys, monkeypa
         code, output = run_command(command, tmp_path, srv.base_url, capsys, monkeypatch)
         assert code == 0 and srv.request_count == calls
         result = json.loads(output[output.index("{"):output.rindex("}") + 1])
-        assert result["languages"]["fr"]["shards_skipped"] == 5
+        assert result["run"]["shards_skipped"]["fr"] == 5
         assert (result["languages"]["fr"]["kept"], result["languages"]["fr"]["rejected"]) == (4, 1)
     loaded = datasets.load_dataset(str(tmp_path / "out"), "fr", split="train", cache_dir=str(tmp_path / "hf"))
     assert loaded.num_rows == 4
