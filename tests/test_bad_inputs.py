@@ -253,6 +253,11 @@ INPUTS: dict[str, Callable[[Path], None]] = {
     "bad/not-a-folder.txt": _text("hello\n"),
     "bad/empty-folder": lambda p: p.mkdir(parents=True),
     "good/plan": _plan,
+    "bad/mme-image-paths.parquet": lambda p: pq.write_table(pa.table({
+        "question_id": ["a", "b"], "image": ["nowhere/0.png", "nowhere/1.png"],
+        "question": ["Is it red? Please answer yes or no."] * 2, "answer": ["Yes", "No"], "category": ["color"] * 2}), p),
+    "bad/pope-bool-answer.parquet": lambda p: _with_column(WRITERS["pope"](p.with_suffix(".src.parquet")), "answer",
+                                                           [True, False, True, False, True, False], pa.bool_(), p),
     "bad/edits-empty.csv": _text(""),
     "bad/edits-no-edited-column.csv": _text("id,language,source\nabc:fr,fr,Is it red?\n"),
     "bad/labelstudio-not-json.json": _text("{not json at all"),
