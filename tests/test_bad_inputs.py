@@ -528,3 +528,19 @@ def test_language_with_every_row_rejected_gets_no_config(tmp_path, capsys, monke
     assert "config_name: de" not in card and "config_name: fr" in card
     assert "no row kept (every row rejected" in card and "de" in card.split("no row kept")[1].splitlines()[0]
     assert datasets.load_dataset(str(out), "fr", split="train", cache_dir=str(tmp_path / "hf")).num_rows == 3
+
+
+def test_output_piped_into_a_reader_that_leaves(tmp_path):
+    """Case 130: ``babelvl languages | head -1``: the reader leaves early; no traceback, exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "PYTHONUNBUFFERED": "1"}
+    pack_dir = tmp_path / "packs"  # many packs, so the listing outlives the pipe buffer of the reader
+    pack_dir.mkdir()
+    french = (Path(__file__).parents[1] / "src/babelvl/languages/fr.yaml").read_text(encoding="utf-8")
+    for i in range(400):
+        code = f"x{i:03d}"
+        (pack_dir / f"{code}.yaml").write_text(french.replace("code: fr", f"code: {code}"), encoding="utf-8")
+    env["BABELVL_LANGUAGE_PATH"] = str(pack_dir)
+    proc = subprocess.run(f"{shlex.quote(sys.executable)} -m babelvl.cli languages | head -1", shell=True,
+                          capture_output=True, env=env, timeout=300)
+    assert proc.stdout.decode().count("\n") == 1
+    assert "Traceback" not in proc.stderr.decode() and "Broken pipe" not in proc.stderr.decode(), proc.stderr
