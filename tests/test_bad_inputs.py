@@ -429,6 +429,9 @@ def test_fully_rejected_shard_writes_only_its_rejects(tmp_path, capsys, monkeypa
         code, output = run_command(command, tmp_path, srv.base_url, capsys, monkeypatch)
         assert code == 0, output
         fr = tmp_path / "out" / "fr"
+        stored = json.loads((tmp_path / "out" / "build_spec.json").read_text())
+        assert (stored["out_dir"], stored["cache_path"]) == (".", "cache.sqlite")  # relative to the run folder
+        assert stored["data_path"] == str((tmp_path / "ama.parquet").resolve())
         assert (fr / "rejects" / "shard-00002.jsonl").read_text().count("\n") == 1
         assert not (fr / "shard-00002.parquet").exists()
         assert sorted(p.name for p in fr.glob("shard-*.parquet")) == [
