@@ -253,6 +253,15 @@ INPUTS: dict[str, Callable[[Path], None]] = {
     "bad/not-a-folder.txt": _text("hello\n"),
     "bad/empty-folder": lambda p: p.mkdir(parents=True),
     "good/plan": _plan,
+    "bad/mme-image-paths.parquet": lambda p: pq.write_table(pa.table({
+        "question_id": ["a", "b"], "image": ["nowhere/0.png", "nowhere/1.png"],
+        "question": ["Is it red? Please answer yes or no."] * 2, "answer": ["Yes", "No"], "category": ["color"] * 2}), p),
+    "bad/pope-bool-answer.parquet": lambda p: _with_column(WRITERS["pope"](p.with_suffix(".src.parquet")), "answer",
+                                                           [True, False, True, False, True, False], pa.bool_(), p),
+    "bad/edits-empty.csv": _text(""),
+    "bad/edits-no-edited-column.csv": _text("id,language,source\nabc:fr,fr,Is it red?\n"),
+    "bad/labelstudio-not-json.json": _text("{not json at all"),
+    "good/splits": lambda p: (WRITERS["mme"](p / "test-00000.parquet"), WRITERS["mme"](p / "train-00000.parquet")),
     "good/mmbench-preds.jsonl": _text('{"row": 0, "response": "A"}\n{"row": 1, "response": "B"}\n'),
     "good/nan-mmbench-for-score.parquet": _nan_options,
     "bad/packs-bad-numbers": _pack_with_bad_numbers,
@@ -313,6 +322,11 @@ def run_command(command: str, folder: Path, api: str, capsys, monkeypatch) -> tu
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.test == "table"], ids=lambda c: f"{c.number}")
 def test_table_case(case: Case, server, tmp_path, capsys, monkeypatch):
+    if "--device cuda" in case.command:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("the case is about a machine without CUDA, and this one has a GPU")
     monkeypatch.setattr(sys.modules[__name__], "_SERVER", [server.base_url])
     for name in _inputs_named(case.command):
         path = tmp_path / name
@@ -415,6 +429,9 @@ def test_fully_rejected_shard_writes_only_its_rejects(tmp_path, capsys, monkeypa
         code, output = run_command(command, tmp_path, srv.base_url, capsys, monkeypatch)
         assert code == 0, output
         fr = tmp_path / "out" / "fr"
+        stored = json.loads((tmp_path / "out" / "build_spec.json").read_text())
+        assert (stored["out_dir"], stored["cache_path"]) == (".", "cache.sqlite")  # relative to the run folder
+        assert stored["data_path"] == str((tmp_path / "ama.parquet").resolve())
         assert (fr / "rejects" / "shard-00002.jsonl").read_text().count("\n") == 1
         assert not (fr / "shard-00002.parquet").exists()
         assert sorted(p.name for p in fr.glob("shard-*.parquet")) == [
@@ -423,7 +440,7 @@ def test_fully_rejected_shard_writes_only_its_rejects(tmp_path, capsys, monkeypa
         code, output = run_command(command, tmp_path, srv.base_url, capsys, monkeypatch)
         assert code == 0 and srv.request_count == calls
         result = json.loads(output[output.index("{"):output.rindex("}") + 1])
-        assert result["languages"]["fr"]["shards_skipped"] == 5
+        assert result["run"]["shards_skipped"]["fr"] == 5
         assert (result["languages"]["fr"]["kept"], result["languages"]["fr"]["rejected"]) == (4, 1)
     loaded = datasets.load_dataset(str(tmp_path / "out"), "fr", split="train", cache_dir=str(tmp_path / "hf"))
     assert loaded.num_rows == 4
@@ -514,3 +531,19 @@ def test_language_with_every_row_rejected_gets_no_config(tmp_path, capsys, monke
     assert "config_name: de" not in card and "config_name: fr" in card
     assert "no row kept (every row rejected" in card and "de" in card.split("no row kept")[1].splitlines()[0]
     assert datasets.load_dataset(str(out), "fr", split="train", cache_dir=str(tmp_path / "hf")).num_rows == 3
+
+
+def test_output_piped_into_a_reader_that_leaves(tmp_path):
+    """Case 130: ``babelvl languages | head -1``: the reader leaves early; no traceback, exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "PYTHONUNBUFFERED": "1"}
+    pack_dir = tmp_path / "packs"  # many packs, so the listing outlives the pipe buffer of the reader
+    pack_dir.mkdir()
+    french = (Path(__file__).parents[1] / "src/babelvl/languages/fr.yaml").read_text(encoding="utf-8")
+    for i in range(400):
+        code = f"x{i:03d}"
+        (pack_dir / f"{code}.yaml").write_text(french.replace("code: fr", f"code: {code}"), encoding="utf-8")
+    env["BABELVL_LANGUAGE_PATH"] = str(pack_dir)
+    proc = subprocess.run(f"{shlex.quote(sys.executable)} -m babelvl.cli languages | head -1", shell=True,
+                          capture_output=True, env=env, timeout=300)
+    assert proc.stdout.decode().count("\n") == 1
+    assert "Traceback" not in proc.stderr.decode() and "Broken pipe" not in proc.stderr.decode(), proc.stderr

@@ -118,3 +118,22 @@ def check_sqlite_path(path: str | Path, *, flag: str = "") -> None:
         if head != SQLITE_HEADER:
             raise InputError(f"{what}is not an SQLite database (another file by that name?); pass a new path "
                              "or move the file away", file=str(path))
+
+
+def run_file_path(path: str | Path, run_dir: str | Path) -> str:
+    """How a run file (``translate.json``, ``build_spec.json``) stores a path: relative to the run folder when
+    inside it, else absolute. Never relative to where the command ran, so a copied or moved run folder refers
+    to itself and a command started from another folder finds the same files."""
+    path, run_dir = Path(path).expanduser().resolve(), Path(run_dir).expanduser().resolve()
+    try:
+        return str(path.relative_to(run_dir))
+    except ValueError:
+        return str(path)
+
+
+def local_path_or_none(text: str | None) -> str | None:
+    """The absolute form of ``text`` when it names an existing local file or folder (a Hub id gives None)."""
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    return str(path.resolve()) if path.exists() else None

@@ -26,7 +26,7 @@ from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.errors import InputError
-from babelvl.io.files import write_atomic, write_json_atomic
+from babelvl.io.files import local_path_or_none, run_file_path, write_atomic, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import load_language
 from babelvl.pipeline import Pipeline, Step, reject
@@ -201,8 +201,11 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
     _check_fetch_resume(spec, out)
     out.mkdir(parents=True, exist_ok=True)
     cache_path = spec.cache_path or out / "cache.sqlite"
-    write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": str(out), "cache_path": str(cache_path),
-                                                "mirror": str(spec.mirror) if spec.mirror else None})
+    # paths relative to this folder or absolute (io.files.run_file_path), so a moved folder still describes itself
+    write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": ".",
+                                                "cache_path": run_file_path(cache_path, out),
+                                                "data_path": local_path_or_none(spec.data),
+                                                "mirror": run_file_path(spec.mirror, out) if spec.mirror else None})
     from babelvl.models import ResponseCache
 
     calls_before = len(ResponseCache(cache_path))

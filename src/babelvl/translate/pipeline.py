@@ -28,7 +28,7 @@ from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.data.loading import load_rows, require_columns, require_named_columns
 from babelvl.errors import InputError
-from babelvl.io.files import write_atomic, write_json_atomic
+from babelvl.io.files import local_path_or_none, run_file_path, write_atomic, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import LanguagePack, load_language
 from babelvl.models import ResponseCache
@@ -75,9 +75,8 @@ class TranslateSpec:
         moved folder rebuilds itself (``postedit import``), never the folder it was copied from."""
         d = asdict(self)
         d["out_dir"] = "."
-        d["cache_path"] = _relative_to(self.cache_path, self.out_dir) if self.cache_path else None
-        local = Path(self.data_path or self.data).expanduser()
-        d["data_path"] = str(local.resolve()) if local.exists() else None
+        d["cache_path"] = run_file_path(self.cache_path, self.out_dir) if self.cache_path else None
+        d["data_path"] = local_path_or_none(self.data_path or self.data)
         return d
 
     @classmethod
@@ -89,15 +88,6 @@ class TranslateSpec:
         cache = data.get("cache_path")
         data["cache_path"] = (base / cache if not Path(cache).is_absolute() else Path(cache)) if cache else None
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-
-def _relative_to(path: Path, folder: Path) -> str:
-    """``path`` relative to ``folder`` when inside it, else absolute."""
-    path, folder = Path(path).expanduser().resolve(), Path(folder).expanduser().resolve()
-    try:
-        return str(path.relative_to(folder))
-    except ValueError:
-        return str(path)
 
 
 def segments_path(out_dir: Path, language: str) -> Path:
