@@ -25,12 +25,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import re
+
 import pyarrow.parquet as pq
 
 from babelvl.benchmarks.base import Item, Rejected
 from babelvl.benchmarks.registry import get_benchmark
 from babelvl.data.loading import load_rows
 from babelvl.eval.scoring import score_responses
+from babelvl.eval.uncertainty import paired_difference
 from babelvl.io.files import iter_jsonl
 from babelvl.languages import LanguagePack, load_language
 from babelvl.parsing import PARSERS
@@ -109,15 +112,29 @@ def _correct_prefix(pack: LanguagePack) -> str:
     return text[:1].upper() + text[1:]
 
 
+_POPE_OBJECT = re.compile(r"^Is there (an? .+?) in the im", re.IGNORECASE)
+
+
 def restyle(scored: list[Any], responses: dict[str, str], items: dict[str, Item],
-            style: Callable[[str, str], str] | None, pack: LanguagePack) -> dict[str, str]:
-    """Rewrite every answer the parser read; answers it did not read stay as they were."""
+            style: Callable[[str, str], str] | str, pack: LanguagePack) -> dict[str, str]:
+    """Rewrite every answer the parser read; answers it did not read stay as they were.
+
+    ``style`` is a letter+text rewrite, "word" (the pack's yes/no word) or "sentence" (POPE: the pack's
+    first affirmation + the object for yes, "There is no <object> in the image." in English for no).
+    """
     out = dict(responses)
     for s in scored:
         if s.status != "ok" or s.id not in responses:
             continue
-        if style is None:  # yes/no: the pack's canonical word
+        if style == "word":
             out[s.id] = (pack.yes[0] if s.prediction == "yes" else pack.no[0]).capitalize() + "."
+        elif style == "sentence":
+            m = _POPE_OBJECT.match(items[s.id].question)
+            if m is None:
+                continue
+            affirm = str(pack.extra["affirmations"][0])
+            out[s.id] = (f"{affirm[:1].upper()}{affirm[1:]} {m.group(1)}." if s.prediction == "yes"
+                         else f"There is no {m.group(1)[m.group(1).index(' ') + 1:]} in the image.")
         else:
             out[s.id] = style(s.prediction, items[s.id].options[s.prediction])
     return out
@@ -134,6 +151,25 @@ def fmt(metrics: dict[str, Any], path: str, scale: float) -> str:
     return text
 
 
+PAIRED_HEADER = ["benchmark", "data", "B − A", "metric", "difference [95% CI]", "units", "only A right",
+                 "only B right", "McNemar p"]
+
+
+def paired_table(runs: dict[tuple[str, str], list[tuple[str, list[Any]]]]) -> list[list[str]]:
+    """Every later predictions file against the first one on the same data file."""
+    rows = []
+    for (name, data), files in runs.items():
+        (first, ref), others = files[0], files[1:]
+        for stem, scored in others:
+            d = paired_difference(name, ref, scored)
+            scale = 1.0 if name == "mme" else 100.0
+            rows.append([name, data, f"{stem} − {first}", d["metric"],
+                         f"{scale * d['value']:+.2f} [{scale * d['ci95'][0]:+.2f}, {scale * d['ci95'][1]:+.2f}]",
+                         str(d["n_units"]), str(d["only_ref_right"]), str(d["only_other_right"]),
+                         f"{d['p_mcnemar']:.3g}"])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dir", type=Path)
@@ -144,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[list[str]] = []
     record: list[dict[str, Any]] = []
     mismatches = 0
+    runs: dict[tuple[str, str], list[tuple[str, list[Any]]]] = {}
     for pred_file in sorted(args.dir.glob("*/predictions/*.jsonl")):
         name = pred_file.parent.parent.name
         bench = get_benchmark(name)
@@ -168,14 +205,18 @@ def main(argv: list[str] | None = None) -> int:
             record.append({"benchmark": name, "predictions": pred_file.name, "data": data.name,
                            "profile": profile, "metrics": {p: lookup(m, p) for _, p in HEADLINES.get(
                                name, HEADLINES["scienceqa"])}, "uncertainty": m["uncertainty"]})
+        if base is not None:
+            runs.setdefault((name, data.name), []).append((pred_file.stem, base.scored))
         if args.no_restyle or base is None:
             continue
         by_id = {item.id: item for item in items}
-        variants: dict[str, tuple[Style | None, str]]
+        variants: dict[str, tuple[Style | str, str]]
         if bench.kind == "choice":
             variants = dict(styles())
         else:
-            variants = {f"{code}: yes/no word": (None, code) for code in RESTYLE_LANGUAGES}
+            variants = {f"{code}: yes/no word": ("word", code) for code in RESTYLE_LANGUAGES}
+            if name == "pope":
+                variants.update({f"{code}: presence sentence": ("sentence", code) for code in RESTYLE_LANGUAGES})
         for label, (style, code) in variants.items():
             pack = load_language(code)
             new = restyle(base.scored, responses, by_id, style, pack)
@@ -197,6 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "---|" * len(header))
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    paired = paired_table(runs)
+    if paired:
+        print("\nPaired comparisons on the same items (default profile): the computation `babelvl eval` "
+              "reports for each language against English.\n")
+        print("| " + " | ".join(PAIRED_HEADER) + " |")
+        print("|" + "---|" * len(PAIRED_HEADER))
+        for r in paired:
+            print("| " + " | ".join(r) + " |")
     if args.json:
         args.json.write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
     if mismatches:

@@ -5,7 +5,11 @@ runs ``train()`` for a few steps with full fine-tuning and LoRA, and prints samp
 own log (steps after the first, so one-off warm-up is excluded). ``--small`` adds the ``size="small"`` LLaVA,
 whose per-token cost is closer to a real model's.
 
-    python benchmarks/train_speed.py [--steps 10] [--batch-size 8] [--small]
+    python benchmarks/train_speed.py [--steps 10] [--batch-size 8] [--small] [--threads 1,2]
+
+``--threads`` repeats the tiny LLaVA full fine-tune at each torch intra-op thread count and prints the machine's
+load average beside it: on a CPU shared with other work, more threads than free cores makes training SLOWER (the
+smoke ablation therefore trains with one thread), and a figure without the load beside it cannot be compared.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--small", action="store_true", help="also the size='small' LLaVA (slower)")
+    parser.add_argument("--threads", help="comma list of torch thread counts to compare on the tiny LLaVA")
     args = parser.parse_args()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     import torch
@@ -76,6 +81,15 @@ def main() -> None:
                 rate, wall = measure(model, mixture, root / f"{family}-{size}-{method}", method, args.steps,
                                      args.batch_size)
                 print(f"{family + '-' + size:<16}{method:<8}{rate:>10.1f}{wall:>9.1f}", flush=True)
+        if args.threads:
+            import os
+
+            model = build_tiny_vlm("llava", root / "llava-tiny")
+            for count in (int(t) for t in args.threads.split(",")):
+                torch.set_num_threads(count)
+                rate, wall = measure(model, mixture, root / f"threads-{count}", "full", args.steps, args.batch_size)
+                print(f"llava-tiny full, {count} thread(s): {rate:.1f} samples/s, wall {wall:.1f}s, "
+                      f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Runs the real pipeline against a loopback OpenAI-compatible server (the toy translator, a stand-in for a
 remote LLM server) and prints engine calls, calls per row and segments/s, with the ratio. Targets
-(issue #3): engine calls never exceed distinct segments x languages; on a POPE-like fixture of 9,000
+(issue #3, #10): engine calls never exceed distinct units x languages (a unit: an item's question, options
+and short hint, sent together); on a POPE-like fixture of 9,000
 rows with a few hundred distinct questions, at least 20x fewer calls than rows.
 
     python benchmarks/translate_dedup.py [--pope-rows 9000] [--distinct 300] [--mmbench-questions 500]
@@ -58,7 +59,8 @@ def measure(server: FakeVLMServer, data: Path, benchmark: str, out: Path, dedup:
     summary = run_translate(spec, console=Console(file=open(os.devnull, "w")))
     seconds = time.perf_counter() - start
     return {"calls": server.request_count - before, "seconds": seconds, "rows": summary["rows"],
-            "segments": summary["segment_occurrences"], "distinct": summary["distinct_segments"]}
+            "segments": summary["segment_occurrences"], "distinct": summary["distinct_segments"],
+            "units": summary["distinct_units"]}
 
 
 def main() -> None:
@@ -77,8 +79,9 @@ def main() -> None:
         for name, data in fixtures.items():
             on = measure(server, data, name, tmp / f"{name}-dedup", dedup=True)
             off = measure(server, data, name, tmp / f"{name}-nodedup", dedup=False)
-            assert on["calls"] <= on["distinct"], "engine calls must not exceed distinct segments x languages"
-            print(f"[{name}-like] {on['rows']} rows, {on['segments']} segment occurrences, {on['distinct']} distinct")
+            assert on["calls"] <= on["units"], "engine calls must not exceed distinct units x languages"
+            print(f"[{name}-like] {on['rows']} rows, {on['segments']} segment occurrences, {on['units']} distinct "
+                  f"units ({on['distinct']} segments)")
             for label, r in (("with de-dup", on), ("without de-dup", off)):
                 print(f"  {label:15s} engine calls {r['calls']:6d}  calls/row {r['calls'] / r['rows']:.3f}  "
                       f"{r['segments'] / r['seconds']:8.1f} segments/s  ({r['seconds']:.1f} s)")

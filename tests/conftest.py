@@ -20,6 +20,18 @@ def _isolated_babelvl_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(autouse=True)
+def _cosyn_code_where_bubblewrap_cannot_run(monkeypatch):
+    # babelvl refuses to run dataset code without bubblewrap. Where bwrap cannot run (e.g. a container without
+    # user namespaces), tests that render CoSyn figures run it unsandboxed; the isolation tests skip, saying why.
+    from babelvl.pixmo import sandbox
+
+    if sandbox.bwrap_problem():
+        monkeypatch.setenv(sandbox.UNSAFE_ENV, "1")
+    else:
+        monkeypatch.delenv(sandbox.UNSAFE_ENV, raising=False)
+
+
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory):
     from babelvl.testing.tiny_models import build_tiny_vlm

@@ -165,6 +165,64 @@ def _translated(out: Path) -> None:
                                 engine="openai:toy-translator", engine_options={"base_url": _SERVER[0]}))
 
 
+def _mme_rows_with(**changes) -> Callable[[Path], None]:
+    """MME rows where row 0 has ``changes`` (e.g. a broken image or an answer that is not yes/no)."""
+    from babelvl.testing.fixtures import mme_rows
+
+    def write(out: Path) -> None:
+        rows = mme_rows()
+        rows[0] = {**rows[0], **changes}
+        WRITERS["mme"](out, rows)
+
+    return write
+
+
+def _long_question(out: Path) -> None:
+    from babelvl.testing.fixtures import mme_rows
+
+    rows = mme_rows()[:1]
+    rows[0] = {**rows[0], "question": "Is there a red thing " * 50_000 + "in the image?"}  # ~1 MB, one line
+    WRITERS["mme"](out, rows)
+
+
+def _mixed_schemas(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    WRITERS["mme"](folder / "part-0.parquet")
+    WRITERS["pope"](folder / "part-1.parquet")
+
+
+def _broken_mixture(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "train.jsonl").write_text('{"messages": []}\n{"broken\n', encoding="utf-8")
+
+
+def _plan(out: Path) -> None:
+    """An annotation plan over a translated folder (two annotators)."""
+    from babelvl.quality.sampling import plan_sample
+
+    _translated(out.parent / "plan-data")
+    plan_sample([out.parent / "plan-data"], annotators=["a", "b"], size=2, overlap=0.5, seed=0, out_dir=out)
+
+
+def _pack_with_bad_numbers(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    french = (Path(__file__).parents[1] / "src/babelvl/languages/fr.yaml").read_text(encoding="utf-8")
+    (folder / "pt.yaml").write_text(french.replace("code: fr", "code: pt") + "\nnumbers: {decimal: '12'}\n",
+                                    encoding="utf-8")
+
+
+def _generic(out: Path) -> None:
+    """A generic dataset (any schema) with an integer column named like a text field."""
+    pq.write_table(pa.table({"id": [1, 2], "caption": [3, 4], "label": ["x", "y"]}), out)
+
+
+def _ai2d_string_options(out: Path) -> None:
+    good = WRITERS["ai2d"](out.with_suffix(".src.parquet"))
+    n = pq.read_table(good).num_rows
+    _with_column(good, "options", ["A, B, C"] * n, pa.string(), out)
+    good.unlink()
+
+
 _SERVER: list[str] = []  # the toy server's address, for inputs that need a model to be written
 
 
@@ -194,6 +252,36 @@ INPUTS: dict[str, Callable[[Path], None]] = {
     "good/mix-source": _dataset_folder,
     "bad/not-a-folder.txt": _text("hello\n"),
     "bad/empty-folder": lambda p: p.mkdir(parents=True),
+    "good/plan": _plan,
+    "bad/mme-image-paths.parquet": lambda p: pq.write_table(pa.table({
+        "question_id": ["a", "b"], "image": ["nowhere/0.png", "nowhere/1.png"],
+        "question": ["Is it red? Please answer yes or no."] * 2, "answer": ["Yes", "No"], "category": ["color"] * 2}), p),
+    "bad/pope-bool-answer.parquet": lambda p: _with_column(WRITERS["pope"](p.with_suffix(".src.parquet")), "answer",
+                                                           [True, False, True, False, True, False], pa.bool_(), p),
+    "bad/edits-empty.csv": _text(""),
+    "bad/edits-no-edited-column.csv": _text("id,language,source\nabc:fr,fr,Is it red?\n"),
+    "bad/labelstudio-not-json.json": _text("{not json at all"),
+    "good/splits": lambda p: (WRITERS["mme"](p / "test-00000.parquet"), WRITERS["mme"](p / "train-00000.parquet")),
+    "good/mmbench-preds.jsonl": _text('{"row": 0, "response": "A"}\n{"row": 1, "response": "B"}\n'),
+    "good/nan-mmbench-for-score.parquet": _nan_options,
+    "bad/packs-bad-numbers": _pack_with_bad_numbers,
+    "bad/generic-int-caption.parquet": _generic,
+    "bad/ai2d-string-options.parquet": _ai2d_string_options,
+    "bad/annotations-broken.jsonl": _text('{"item_id": "x"\n'),
+    "good/by-language": lambda p: WRITERS["mme"](p / "en" / "test.parquet"),
+    "bad/not-sqlite.sqlite": _text("this is not a database\n" * 100),
+    "bad/mme-broken-image.parquet": _mme_rows_with(image=b"not an image"),
+    "bad/mme-maybe-answer.parquet": _mme_rows_with(answer="Maybe"),
+    "bad/mme-1mb-question.parquet": _long_question,
+    "bad/mixed-schemas": _mixed_schemas,
+    "bad/mixture-broken": _broken_mixture,
+    "bad/preds-wrong-types.jsonl": _text('{"row": "zero", "response": 5}\n'),
+    "bad/preds-out-of-range.jsonl": _text('{"row": 999, "response": "yes"}\n'),
+    "bad/preds-utf16.jsonl": _bytes('{"row": 0, "response": "yes"}\n'.encode("utf-16")),
+    "bad/preds-null-response.jsonl": _text('{"row": 0, "response": null}\n'),
+    "bad/run-config-broken.yaml": _text("languages: [fr\n"),
+    "bad/run-config-unknown.yaml": _text("nonsense: 1\n"),
+    "bad/run-config-list.yaml": _text("- fr\n- de\n"),
 }
 
 
@@ -234,6 +322,11 @@ def run_command(command: str, folder: Path, api: str, capsys, monkeypatch) -> tu
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.test == "table"], ids=lambda c: f"{c.number}")
 def test_table_case(case: Case, server, tmp_path, capsys, monkeypatch):
+    if "--device cuda" in case.command:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("the case is about a machine without CUDA, and this one has a GPU")
     monkeypatch.setattr(sys.modules[__name__], "_SERVER", [server.base_url])
     for name in _inputs_named(case.command):
         path = tmp_path / name
@@ -270,7 +363,7 @@ def test_failed_eval_does_not_block_its_folder(server, tmp_path, capsys, monkeyp
 def _edit_first_line(work: Path) -> str:
     with open(work, encoding="utf-8-sig", newline="") as fh:
         lines = list(csv.DictReader(fh))
-    lines[0]["edited"], lines[0]["editor"] = "Y a-t-il une voiture révisée ?", "ana"
+    lines[0]["edited"], lines[0]["editor"] = lines[0]["machine_translation"] + " (révisé)", "ana"
     with open(work, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(lines[0]))
         writer.writeheader()
@@ -336,6 +429,9 @@ def test_fully_rejected_shard_writes_only_its_rejects(tmp_path, capsys, monkeypa
         code, output = run_command(command, tmp_path, srv.base_url, capsys, monkeypatch)
         assert code == 0, output
         fr = tmp_path / "out" / "fr"
+        stored = json.loads((tmp_path / "out" / "build_spec.json").read_text())
+        assert (stored["out_dir"], stored["cache_path"]) == (".", "cache.sqlite")  # relative to the run folder
+        assert stored["data_path"] == str((tmp_path / "ama.parquet").resolve())
         assert (fr / "rejects" / "shard-00002.jsonl").read_text().count("\n") == 1
         assert not (fr / "shard-00002.parquet").exists()
         assert sorted(p.name for p in fr.glob("shard-*.parquet")) == [
@@ -344,9 +440,9 @@ def test_fully_rejected_shard_writes_only_its_rejects(tmp_path, capsys, monkeypa
         code, output = run_command(command, tmp_path, srv.base_url, capsys, monkeypatch)
         assert code == 0 and srv.request_count == calls
         result = json.loads(output[output.index("{"):output.rindex("}") + 1])
-        assert result["languages"]["fr"]["shards_skipped"] == 5
+        assert result["run"]["shards_skipped"]["fr"] == 5
         assert (result["languages"]["fr"]["kept"], result["languages"]["fr"]["rejected"]) == (4, 1)
-    loaded = datasets.load_dataset(str(tmp_path / "out"), "fr", split="train")
+    loaded = datasets.load_dataset(str(tmp_path / "out"), "fr", split="train", cache_dir=str(tmp_path / "hf"))
     assert loaded.num_rows == 4
 
 
@@ -397,7 +493,7 @@ def test_unexpected_errors_keep_the_traceback_and_point_to_the_tracker(capsys, m
     """Case 23: an exception babelvl did not mean to raise is a bug: traceback kept, tracker named, exit 1.
     The failing command is a stand-in (the only way to make babelvl fail unexpectedly on purpose)."""
     from babelvl import cli
-    from babelvl.errors import ISSUE_TRACKER
+    from babelvl.errors import issue_tracker
 
     def broken(args):
         raise RuntimeError("an internal mistake")
@@ -406,4 +502,48 @@ def test_unexpected_errors_keep_the_traceback_and_point_to_the_tracker(capsys, m
     assert cli.main(["languages"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "RuntimeError: an internal mistake" in err
-    assert "please report it" in err and ISSUE_TRACKER in err
+    assert "please report it" in err and issue_tracker() in err
+
+
+def test_language_with_every_row_rejected_gets_no_config(tmp_path, capsys, monkeypatch):
+    """Case 120: a language whose every row is rejected has rejects only, and the card gives it no config,
+    so ``load_dataset`` of the other languages still works and the card says why that one is missing."""
+    import datasets
+
+    from babelvl.testing.pixmo_fixtures import write_cap
+
+    write_cap(tmp_path / "cap.parquet", "http://127.0.0.1:9/")
+
+    def writer(prompt: str, images: list[bytes]) -> str:
+        if "Rédigez en français" in prompt:
+            return ("Une photo montre une forme géométrique simple posée sur un fond uni, au centre de l'image, "
+                    "avec des couleurs vives et des bords nets.")
+        return "This caption is written in English although German was asked for, so checks reject it."
+
+    with FakeVLMServer(writer) as srv:
+        code, output = run_command("babelvl build-pixmo --recipe cap --data cap.parquet --languages fr,de "
+                                   "--generator openai:toy --api-base {api} --retries 0 --out out", tmp_path,
+                                   srv.base_url, capsys, monkeypatch)
+    assert code == 0, output
+    out = tmp_path / "out"
+    assert not list((out / "de").glob("*.parquet")) and list((out / "de" / "rejects").glob("*.jsonl"))
+    card = (out / "README.md").read_text()
+    assert "config_name: de" not in card and "config_name: fr" in card
+    assert "no row kept (every row rejected" in card and "de" in card.split("no row kept")[1].splitlines()[0]
+    assert datasets.load_dataset(str(out), "fr", split="train", cache_dir=str(tmp_path / "hf")).num_rows == 3
+
+
+def test_output_piped_into_a_reader_that_leaves(tmp_path):
+    """Case 130: ``babelvl languages | head -1``: the reader leaves early; no traceback, exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "PYTHONUNBUFFERED": "1"}
+    pack_dir = tmp_path / "packs"  # many packs, so the listing outlives the pipe buffer of the reader
+    pack_dir.mkdir()
+    french = (Path(__file__).parents[1] / "src/babelvl/languages/fr.yaml").read_text(encoding="utf-8")
+    for i in range(400):
+        code = f"x{i:03d}"
+        (pack_dir / f"{code}.yaml").write_text(french.replace("code: fr", f"code: {code}"), encoding="utf-8")
+    env["BABELVL_LANGUAGE_PATH"] = str(pack_dir)
+    proc = subprocess.run(f"{shlex.quote(sys.executable)} -m babelvl.cli languages | head -1", shell=True,
+                          capture_output=True, env=env, timeout=300)
+    assert proc.stdout.decode().count("\n") == 1
+    assert "Traceback" not in proc.stderr.decode() and "Broken pipe" not in proc.stderr.decode(), proc.stderr

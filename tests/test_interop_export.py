@@ -36,7 +36,7 @@ def translated(tmp_path_factory):
     """Sample-suite data laid out as ``babelvl translate`` writes it, with a provenance column to drop."""
     suite = materialize_sample_suite(tmp_path_factory.mktemp("suite"))
     root = tmp_path_factory.mktemp("translated")
-    for bench in ("mme", "mmbench", "scienceqa"):
+    for bench in ("mme", "mmbench", "scienceqa", "pope", "ai2d"):
         for lang in ("en", "fr", "de"):
             table = pq.read_table(suite[(bench, lang)])
             table = table.append_column("babelvl_provenance", pa.array(["{}"] * table.num_rows))
@@ -121,7 +121,7 @@ def test_vlmevalkit_tsv_round_trip_through_a_prediction_sheet(translated, tmp_pa
     assert list(data.columns[:4]) == ["index", "image", "question", "hint"]
     assert {"A", "B", "answer", "category"} <= set(data.columns)  # A and B: loaded as CustomMCQDataset
     assert data["index"].is_unique and list(data["index"]) == [i.row for i in items]
-    assert [base64.b64decode(x) for x in data["image"]] == [i.images[0] for i in items]  # the data's own bytes
+    assert _vlmevalkit_images(data) == [i.images[0] for i in items]  # the data's own bytes
     for (_, line), item in zip(data.iterrows(), items):
         shown = {l: line[l] for l in "ABCDE" if l in line and not pd.isna(line[l])}
         assert shown == item.options and line["answer"] == item.answer
@@ -136,11 +136,37 @@ def test_vlmevalkit_tsv_round_trip_through_a_prediction_sheet(translated, tmp_pa
     assert metrics["accuracy"] == pytest.approx(sum(n % 2 for n in range(len(items))) / len(items))
 
 
-def test_vlmevalkit_yes_no_tsv_has_the_required_columns(translated, tmp_path):
+def _vlmevalkit_images(data: pd.DataFrame) -> list[bytes]:
+    """Image bytes per row as VLMEvalKit resolves them (``ImageBaseDataset.__init__``, VLMEvalKit @e8e78f0): a
+    cell of at most 64 characters is the index of the row that holds the base64 image."""
+    cells = {str(i): str(c) for i, c in zip(data["index"], data["image"])}
+    resolved = []
+    for index in data["index"]:
+        cell = cells[str(index)]
+        if len(cell) <= 64:
+            assert cell in cells and len(cells[cell]) > 64
+            cell = cells[cell]
+        resolved.append(base64.b64decode(cell))
+    return resolved
+
+
+def test_vlmevalkit_yes_no_tsv_has_the_required_columns_and_writes_each_image_once(translated, tmp_path):
     export(translated / "mme", tmp_path, to="vlmevalkit", languages=["de"])
     data = pd.read_csv(tmp_path / "babelvl_mme_de.tsv", sep="\t")
+    items = _items("mme", translated / "mme" / "de", "de")
     assert {"index", "image", "question", "answer", "category"} <= set(data.columns)
     assert set(data["answer"]) == {"Yes", "No"} and "A" not in data.columns
+    assert _vlmevalkit_images(data) == [i.images[0] for i in items]
+    assert sum(len(str(c)) > 64 for c in data["image"]) == len({i.images[0] for i in items}) < len(items)
+
+
+def test_vlmevalkit_mmbench_tsv_keeps_circular_indexes(translated, tmp_path):
+    export(translated / "mmbench", tmp_path, to="vlmevalkit", languages=["fr"])
+    data = pd.read_csv(tmp_path / "babelvl_mmbench_fr.tsv", sep="\t")
+    items = _items("mmbench", translated / "mmbench" / "fr", "fr")
+    assert [str(i) for i in data["index"]] == [i.id for i in items]
+    assert _vlmevalkit_images(data) == [i.images[0] for i in items]
+    assert "l2-category" in data.columns
 
 
 def test_export_errors_name_what_is_wrong(translated, tmp_path):
@@ -151,3 +177,22 @@ def test_export_errors_name_what_is_wrong(translated, tmp_path):
     with pytest.raises(InputError, match="pass --benchmark"):
         export(lone, tmp_path / "o", to="lmms-eval", languages=["fr"])
     assert export(lone, tmp_path / "o", to="lmms-eval", benchmark="mme", languages=["fr"])["exports"][0]["items"] > 0
+
+
+@pytest.mark.parametrize("bench", ["mme", "mmbench", "scienceqa", "pope", "ai2d"])
+def test_every_benchmark_exports_a_task_whose_perfect_answers_score_perfectly(translated, tmp_path, bench):
+    manifest = export(translated / bench, tmp_path, to="lmms-eval", languages=["de"])
+    folder = tmp_path / manifest["exports"][0]["task"]
+    utils = _utils(folder)
+    docs = pq.read_table(folder / "test.parquet").to_pylist()
+    pack = load_language("de")
+    answers = {"yes": pack.yes[0], "no": pack.no[0]}
+    results = [utils.process_results(doc, [answers.get(utils.doc_to_target(doc), utils.doc_to_target(doc))])
+               for doc in docs]
+    lmms = {m: getattr(utils, f"aggregate_{m}")([r[m] for r in results]) for m in TASK_METRICS[bench]}
+    for name, value in lmms.items():
+        if bench == "mme":  # 200 points per category present
+            assert value > 0 and value % 200 == pytest.approx(0)
+        else:
+            assert value == pytest.approx(1.0 if name != "yes_ratio" else
+                                          sum(utils.doc_to_target(d) == "yes" for d in docs) / len(docs))

@@ -182,3 +182,20 @@ def test_lmms_eval_ai2d_targets_as_letters_or_option_text_are_both_checked(suite
     samples[0]["target"] = wrong
     with pytest.raises(InputError, match=f"line 1, field 'target': the file's gold answer '{wrong}'"):
         score_predictions(benchmark="ai2d", data=str(path), predictions=_jsonl(tmp_path / "s.jsonl", samples))
+
+
+def test_partial_lmms_eval_run_scores_only_what_it_predicts_when_asked(suite, tmp_path):
+    path = suite[("pope", "fr")]
+    items = _items("pope", path, "fr")
+    done = items[: len(items) // 2]  # lmms-eval --limit N: the first N documents
+    samples = _jsonl(tmp_path / "s.jsonl", [{"doc_id": i.row, "filtered_resps": "Oui" if i.answer == "yes" else "Non"}
+                                            for i in done])
+    full = score_predictions(benchmark="pope", data=str(path), language="fr", predictions=samples)
+    part = score_predictions(benchmark="pope", data=str(path), language="fr", predictions=samples,
+                             only_predicted=True)
+    assert part["overall"]["accuracy"] == 1.0 and part["overall"]["n"] == len(done)
+    assert full["overall"]["accuracy"] == pytest.approx(len(done) / len(items))
+    assert len(part["unscored"]) == len(full["unscored"]) == len(items) - len(done)
+    assert main(["score", "--benchmark", "pope", "--data", str(path), "--language", "fr", "--predictions",
+                 str(samples), "--only-predicted", "--out", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["overall"]["accuracy"] == 1.0

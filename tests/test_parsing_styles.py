@@ -109,6 +109,7 @@ def test_hedge_with_an_explicit_answer_is_the_answer():
     assert yesno("Yes, although I'm not sure.") == Parsed("yes", "ok")
     assert choice("Not sure, but I would say B.", SOLUTIONS) == Parsed("B", "ok")
     assert choice("I'm not sure.", SOLUTIONS) == Parsed(None, "unsure")
+    assert choice("Maybe Boston, I'm not sure.", CITIES) == Parsed("A", "ok")  # one option named: an answer
 
 
 @pytest.mark.parametrize("text", ["", "   \n"])

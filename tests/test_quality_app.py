@@ -24,8 +24,9 @@ from fastapi.testclient import TestClient
 
 from babelvl.quality.app import create_admin, create_app, create_project, create_user, export_annotations
 from babelvl.quality.app.__main__ import main as app_main
-from babelvl.quality.app.protocol_forms import (FieldError, ProtocolError, builtin_protocol, protocol_from_dict,
+from babelvl.quality.app.protocol_forms import (FieldError, ProtocolError, project_protocol, resolve_protocol,
                                                 validate_submission)
+from babelvl.quality.protocols import load_protocol
 
 PASSWORD = "correct-horse"
 
@@ -461,24 +462,35 @@ def test_images_from_the_image_root_never_escape_it(db: Path) -> None:
     assert "No image" in carol.get(item_path("lik", "disk:1:question")).text
 
 
-def test_protocol_dicts_are_normalised_and_checked() -> None:
-    mqm = protocol_from_dict({"name": "mqm-lite", "kind": "mqm", "severities": [{"name": "minor", "weight": 1},
-                                                                                 {"name": "major", "weight": 5}],
-                              "categories": [{"name": "accuracy", "subcategories": ["omission"]},
-                                             {"name": "other"}]})
-    assert mqm.severities == ("minor", "major") and mqm.categories == ("accuracy/omission", "other")
-    likert = protocol_from_dict({"name": "l3", "kind": "likert",
-                                 "scales": {"adequacy": {"min": 1, "max": 3, "labels": {"1": "bad", "3": "good"}}}})
-    assert likert.scales[0].labels == {1: "bad", 3: "good"} and likert.scales[0].points == [1, 2, 3]
-    assert builtin_protocol("esa").score.labels[100] == "Perfect meaning and grammar"  # type: ignore[union-attr]
+def test_projects_store_the_protocol_file_and_forms_follow_it() -> None:
+    """One definition: what a project stores reads back as the very protocol of the YAML file."""
+    for name in ("esa", "mqm", "likert", "postedit"):
+        stored = json.loads(json.dumps(resolve_protocol(name).to_dict()))  # as SQLite holds it
+        assert project_protocol(stored) == load_protocol(name)
+    legacy = {"name": "mqm", "kind": "mqm", "severities": ["minor"], "categories": {"style": ["awkward"]}}
+    assert project_protocol(legacy) == load_protocol("mqm")  # projects made before protocol files
+    l3 = resolve_protocol({"name": "l3", "kind": "likert",
+                           "scales": [{"name": "adequacy", "min": 1, "max": 3, "anchors": {1: "bad", 3: "good"}}]})
+    assert l3.scales[0].anchors == {1: "bad", 3: "good"} and l3.scales[0].values() == [1, 2, 3]
     for bad in ({"name": "x", "kind": "stars"}, {"name": "x", "kind": "likert", "scales": []},
-                {"name": "x", "kind": "esa", "score": {"min": 0, "max": 100, "anchors": {"150": "?"}}}):
+                {"name": "x", "kind": "esa", "scales": [{"name": "score", "min": 0, "max": 100,
+                                                         "anchors": {150: "?"}}], "score": {"scale": "score"}},
+                {"name": "x", "kind": "likert", "scales": [{"name": "served", "min": 1, "max": 3}]}):
         with pytest.raises(ProtocolError):
-            protocol_from_dict(bad)
+            resolve_protocol(bad)
+    postedit = load_protocol("postedit")
     with pytest.raises(FieldError) as err:
-        validate_submission(builtin_protocol("postedit"), {"post_edit": "  "}, "x")
+        validate_submission(postedit, {"post_edit": "  "}, "x")
     assert err.value.field == "post_edit"
-    assert validate_submission(builtin_protocol("postedit"), {"post_edit": "Gut."}, "x") == {"post_edit": "Gut."}
+    assert validate_submission(postedit, {"post_edit": "Gut."}, "x") == {"post_edit": "Gut."}
+    mqm = load_protocol("mqm")
+    missing = validate_submission(mqm, {"errors": json.dumps([{"start": None, "end": None, "severity": "major",
+                                                               "category": "accuracy/omission"}])}, "x")
+    assert missing == {"errors": [{"start": None, "end": None, "severity": "major", "category": "accuracy/omission"}]}
+    with pytest.raises(FieldError) as err:  # categories come from mqm.yaml, not from the app
+        validate_submission(mqm, {"errors": json.dumps([{"start": 0, "end": 1, "severity": "minor",
+                                                         "category": "style/awkward"}])}, "x")
+    assert err.value.field == "errors[0]" and "style/awkward" in err.value.reason
 
 
 def test_module_entry_point_creates_an_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,7 @@ def _setup(tmp_path: Path) -> Path:
     create_user(db, "alice", PASSWORD)
     create_project(db, "lik", "likert")
     create_project(db, "esa", "esa")
+    create_project(db, "mqm", "mqm")
     (tmp_path / "images").mkdir()
     from PIL import Image, ImageDraw
 
@@ -42,6 +43,7 @@ def _setup(tmp_path: Path) -> Path:
     (tmp_path / "plan.jsonl").write_text(jsonl([{**it, "annotators": ["alice"]} for it in items]))
     import_plan(db, "lik", tmp_path / "plan.jsonl")
     import_plan(db, "esa", tmp_path / "plan.jsonl")
+    import_plan(db, "mqm", tmp_path / "plan.jsonl")
     return db
 
 
@@ -72,7 +74,7 @@ def test_annotator_rates_and_marks_spans_in_chromium(tmp_path: Path) -> None:
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url("**/queue")
-            page.click("#continue")  # the first project's first item: esa
+            page.click("#continue-esa")
             page.wait_for_selector("#target")
             assert page.locator("figure.image img").evaluate("img => img.naturalWidth") == 320
 
@@ -87,7 +89,7 @@ def test_annotator_rates_and_marks_spans_in_chromium(tmp_path: Path) -> None:
             }""", word)
             page.keyboard.press("2")
             assert page.locator("#target mark").inner_text() == word
-            page.fill("#score-number", "72")
+            page.fill("#scale-score-number", "72")
             page.locator("#target").click()  # focus leaves the number box; Enter is the shortcut
             page.screenshot(path=str(shots / "esa-item.png"), full_page=True)
             page.keyboard.press("Enter")
@@ -116,3 +118,85 @@ def test_annotator_rates_and_marks_spans_in_chromium(tmp_path: Path) -> None:
     assert json.loads(likert["values_json"]) == {"adequacy": 4, "fluency": 5}
     assert likert["seconds"] is not None and likert["seconds"] > 0
     assert (shots / "esa-item.png").stat().st_size > 10_000
+
+
+def _launch(pw, profile: str):  # type: ignore[no-untyped-def]
+    return pw.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                                 headless=True, viewport={"width": 1280, "height": 800})
+
+
+def _log_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base + "/")
+    page.fill("input[name=name]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/queue")
+
+
+def test_keyboard_only_mqm_spans_aligned_anchors_and_accessible_names(tmp_path: Path) -> None:
+    """Everything an annotator does with the keyboard alone, and the page checked as rendered."""
+    db = _setup(tmp_path)
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        with running_server(create_app(db)) as base, sync_api.sync_playwright() as pw:
+            browser = _launch(pw, profile)
+            page = browser.new_page()
+            page.set_default_timeout(10_000)
+            _log_in(page, base)
+            ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+            assert len(ids) == len(set(ids)), f"repeated ids on the queue page: {ids}"
+
+            # ESA: each anchor's tick sits where the slider's thumb goes for that value. Measured by
+            # clicking the slider at the tick's x: the value the browser sets must be the anchor's.
+            page.goto(base + "/projects/esa/items/mme%3Ade%3A0%3Aquestion")
+            slider = page.locator("#scale-score")
+            slider.scroll_into_view_if_needed()  # boxes are in viewport coordinates, where the mouse clicks
+            box = slider.bounding_box()
+            assert box is not None
+            offsets = {}
+            for anchor in page.locator("li.anchor").all():
+                value = int(anchor.get_attribute("data-value") or "")
+                tick = anchor.locator(".tick").bounding_box()
+                assert tick is not None
+                x = tick["x"] + tick["width"] / 2
+                page.mouse.click(x, box["y"] + box["height"] / 2)
+                offsets[value] = int(slider.input_value()) - value
+            assert set(offsets) == {0, 33, 66, 100} and all(abs(d) <= 1 for d in offsets.values()), offsets
+            # accessible names, as the browser computes them for assistive technology (ARIA roles + names)
+            assert page.get_by_role("slider", name="Score (0–100)", exact=True).count() == 1
+            assert page.get_by_role("spinbutton", name="Score as a number", exact=True).count() == 1
+            assert page.get_by_role("textbox", name="Translation de", exact=True).count() == 1
+            assert page.get_by_role("group", name="Severity of the selected span").count() == 1
+            ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+            assert len(ids) == len(set(ids)), ids
+
+            # MQM with the keyboard only: focus the translation, move word by word, extend with Shift,
+            # pick the category, press a digit for the severity; then the [MISSING] token the same way.
+            page.goto(base + "/projects/mqm/items/mme%3Ade%3A0%3Aquestion")
+            page.locator("#span-category").focus()
+            page.keyboard.press("ArrowDown")           # accuracy/omission: the second category of mqm.yaml
+            page.locator("#target").focus()
+            page.keyboard.press("ArrowRight")          # "Ein"
+            page.keyboard.press("ArrowRight")          # "Hund"
+            page.keyboard.press("Shift+ArrowRight")    # + "🐕"
+            page.keyboard.press("Shift+ArrowRight")    # + "läuft"
+            page.keyboard.press("2")                   # major
+            assert page.locator("#target mark").count() == 1
+            page.locator("#target").focus()
+            page.keyboard.press("End")                 # the [MISSING] token
+            page.keyboard.press("3")                   # critical
+            assert page.locator("#span-list li").count() == 2
+            page.locator("#target").focus()
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/items/mme%3Ade%3A1%3Aquestion?saved=1")
+            browser.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+    (mqm,) = _annotations(db, "mqm")
+    start = TARGET.index("Hund")
+    second = json.loads(mqm["values_json"])["errors"]
+    assert second == [
+        {"start": start, "end": start + len("Hund 🐕 läuft"), "severity": "major", "category": "accuracy/omission",
+         "text": "Hund 🐕 läuft"},
+        {"start": None, "end": None, "severity": "critical", "category": "accuracy/omission"}]

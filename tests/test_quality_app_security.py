@@ -102,6 +102,20 @@ def test_a_distributed_guess_slows_the_name_but_not_the_owners_browser(app_db: P
     assert attempt(alice, "alice", PASSWORD).status_code == 303
 
 
+def test_a_stranger_behind_the_users_own_address_does_not_slow_her_browser(app_db: Path, monkeypatch) -> None:
+    monkeypatch.setattr(throttle, "FIRST_DELAY", 60.0)
+    app = create_app(app_db)
+    alice = TestClient(app, client=ALICE_HOME)
+    assert attempt(alice, "alice", PASSWORD).status_code == 303  # her browser holds a device cookie now
+    same_nat = TestClient(app, client=ALICE_HOME)  # a stranger behind the same NAT
+    statuses = [attempt(same_nat, "alice", "wrong-password-1").status_code for _ in range(30)]
+    assert statuses[-1] == 429
+    assert attempt(alice, "alice", PASSWORD).status_code == 303
+    for _ in range(throttle.FREE_FAILURES["dev"]):  # her device cookie has a counter of its own
+        attempt(alice, "alice", "wrong-password-1")
+    assert attempt(alice, "alice", PASSWORD).status_code == 429
+
+
 def test_throttled_attempts_cost_no_password_check(app_db: Path, monkeypatch) -> None:
     app = create_app(app_db)
     stranger = TestClient(app, client=ATTACKER)

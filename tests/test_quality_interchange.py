@@ -331,3 +331,36 @@ def test_labelstudio_offsets_counted_in_utf16_are_converted(tmp_path):
     [annotation] = import_labelstudio(save(path, tasks), items=[item], protocol=load_protocol("esa"),
                                       users={"labelstudio:5": "ana"})
     assert annotation.values["spans"] == [{"start": 2, "end": 7, "severity": "minor", "text": "chien"}]
+
+
+def test_cli_maps_label_studio_user_ids_with_a_users_file(tmp_path, capsys):
+    """A real Label Studio export names annotators by integer ``completed_by``: refused with a hint
+    to --users, read with it; --labeling-config writes the XML beside the tasks."""
+    from babelvl.cli import main
+
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    (plan / "items.jsonl").write_text("".join(json.dumps(i.to_json()) + "\n" for i in ITEMS))
+    (plan / "assignments.jsonl").write_text("".join(json.dumps(a.__dict__) + "\n" for a in ASSIGNMENTS))
+    tasks, config = tmp_path / "tasks.json", tmp_path / "likert.xml"
+    assert main(["annotate", "export", "--plan", str(plan), "--protocol", "likert", "--format", "labelstudio",
+                 "--out", str(tasks), "--labeling-config", str(config)]) == 0
+    assert config.read_text() == labelstudio_config(load_protocol("likert"))
+    data = json.loads(tasks.read_text())
+    for task in data:
+        if task["data"]["id"] == "pope:fr:0:question":
+            task["annotations"] = [ls_annotation(user, [control("adequacy", "choices", {"choices": ["4"]}),
+                                                         control("fluency", "choices", {"choices": ["5"]})])
+                                   for user in (7, 9)]
+    export = save(tmp_path / "export.json", data)
+    out = tmp_path / "annotations.jsonl"
+    command = ["annotate", "import", "--plan", str(plan), "--protocol", "likert", "--format", "labelstudio",
+               "--data", str(export), "--out", str(out)]
+    capsys.readouterr()
+    assert main(command) == 2
+    assert "--users" in capsys.readouterr().err and not out.exists()
+    users = save(tmp_path / "users.json", {"7": "ana", "labelstudio:9": "ben"})
+    assert main([*command, "--users", str(users)]) == 0
+    assert {(a.annotator, a.values["adequacy"]) for a in read_annotations(out)} == {("ana", 4), ("ben", 4)}
+    assert main([*command, "--users", str(save(tmp_path / "bad.json", {"7": ""}))]) == 2
+    assert "bad.json" in capsys.readouterr().err

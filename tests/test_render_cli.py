@@ -18,13 +18,6 @@ def generate_plot(df):
 '''
 
 
-@pytest.fixture(autouse=True)
-def _sandbox_or_unsafe(monkeypatch):
-    monkeypatch.delenv(sandbox.UNSAFE_ENV, raising=False)
-    if sandbox.bwrap_problem():
-        monkeypatch.setenv(sandbox.UNSAFE_ENV, "1")  # rendering is what these tests check
-
-
 def test_render_writes_the_png(tmp_path, capsys):
     (tmp_path / "figure.py").write_text(CODE)
     (tmp_path / "data.csv").write_text("Country,Value\nFrance,3\nItaly,5\n")

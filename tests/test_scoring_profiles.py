@@ -82,3 +82,11 @@ def test_score_responses_returns_judgments_and_intervals():
     acc = u["metrics"]["overall.accuracy"]
     assert acc["method"] == "wilson" and acc["ci95"][0] < acc["value"] < acc["ci95"][1]
     assert result.metrics["parser"] == "babelvl" and result.metrics["language"] == "fr"
+
+
+def test_score_responses_takes_rows_or_ids():
+    items = _pope_items()
+    by_row = score_responses(get_benchmark("pope"), items, {0: "Yes", 4: "No"}, "en")
+    by_id = score_responses(get_benchmark("pope"), items, {items[0].id: "Yes", items[4].id: "No"}, "en")
+    assert [s.prediction for s in by_row.scored] == [s.prediction for s in by_id.scored]
+    assert by_row.metrics["n_missing"] == 6

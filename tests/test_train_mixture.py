@@ -154,12 +154,13 @@ def test_eval_images_dropped_and_reported_or_refused(data, tmp_path):
     pq.write_table(pa.Table.from_pylist([{"question": "q", "image": {"bytes": png(0), "path": None}},
                                          {"question": "q", "image": {"bytes": png(1), "path": "x.png"}}]), bench)
     leaked = eval_image_hashes([str(bench)])
-    assert leaked == {sha(png(0)), sha(png(1))}
+    assert leaked.sha256 == {sha(png(0)), sha(png(1))} and leaked.perceptual == 0  # 4x4 flat images: exact only
     m = build_mixture(budget=24, seed=0, eval_images=leaked, out_dir=tmp_path / "drop",
                       **multilingual(data, on_leak="drop"))
     assert m.leaked == {"ama": {"en": 2, "fr": 2, "de": 2}, "cap": {"en": 0, "fr": 0}}
     assert m.total_examples == 24
-    assert not leaked & {r["image_sha256"] for r in read_mixture(tmp_path / "drop")}
+    assert not leaked.sha256 & {r["image_sha256"] for r in read_mixture(tmp_path / "drop")}
+    assert m.leaked_by == {"sha256": 6, "phash": 0}
     with pytest.raises(InputError, match=r"6 training example\(s\) show an evaluation image"):
         build_mixture(budget=4, seed=0, eval_images=leaked, out_dir=tmp_path / "refuse",
                       **multilingual(data, on_leak="refuse"))

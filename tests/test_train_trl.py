@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent('''
     from trl import SFTConfig, SFTTrainer
 
     data, model_dir, out = sys.argv[1:4]
-    dataset = load_dataset("json", data_files=data, split="train")
+    dataset = load_dataset("parquet" if data.endswith(".parquet") else "json", data_files=data, split="train")
     processor = AutoProcessor.from_pretrained(model_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir)
     config = SFTConfig(output_dir=out, max_steps=4, per_device_train_batch_size=2, learning_rate=1e-3,
@@ -49,12 +49,17 @@ def trl_python():
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_messages_export_trains_in_trl_with_answer_only_loss_from_another_directory(tmp_path, trl_python):
+@pytest.mark.parametrize("images", ["absolute", "embed"])
+def test_messages_export_trains_in_trl_with_answer_only_loss_from_another_directory(tmp_path, trl_python, images):
     from babelvl.testing.tiny_models import build_tiny_vlm
 
     data = write_training_set(tmp_path / "data", ["en", "fr"], per_language=4)
     build_mixture([MixSource(str(data), "ama", ("en", "fr"), 1.0)], budget=8, out_dir=tmp_path / "mix")
-    path = export_mixture(tmp_path / "mix", tmp_path / "export", "messages")
+    path = export_mixture(tmp_path / "mix", tmp_path / "export", "messages", images=images)
+    if images == "embed":  # the Parquet file alone holds the images
+        import shutil
+
+        shutil.rmtree(tmp_path / "export" / "images")
     model = build_tiny_vlm("llava", tmp_path / "model")
     elsewhere = tmp_path / "elsewhere"  # not the export folder: image paths must not depend on the cwd
     elsewhere.mkdir()
@@ -63,8 +68,13 @@ def test_messages_export_trains_in_trl_with_answer_only_loss_from_another_direct
                          cwd=elsewhere, capture_output=True, text=True, timeout=1500)
     assert run.returncode == 0, run.stderr[-4000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
-    records = [json.loads(l) for l in path.read_text().splitlines()]
-    answers = [r["messages"][1]["content"][0]["text"] for r in records[:2]]
+    if images == "embed":
+        import pyarrow.parquet as pq
+
+        records = pq.read_table(path).to_pylist()
+    else:
+        records = [json.loads(l) for l in path.read_text().splitlines()]
+    answers = [next(p["text"] for p in r["messages"][1]["content"] if p["type"] == "text") for r in records[:2]]
     # answer-only loss: the labels are the answer and its end-of-turn token, nothing of the question or image
     assert [text.replace(" ", "") for text in result["labelled"]] == [a.replace(" ", "") + "</s>" for a in answers]
     assert result["steps"] == 4 and len(result["losses"]) == 4

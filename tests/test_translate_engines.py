@@ -452,7 +452,7 @@ def test_load_engine_specs(server, tmp_path):
     assert isinstance(load_engine("mt:google/madlad400-3b-mt", device="cpu", batch_size=None), Seq2SeqEngine)
     assert isinstance(load_engine("gguf:gemma3-270m", cache_dir=tmp_path), GGUFEngine)
     for bad, message in [
-        ("deepl:fr", "llm:<backend spec>"),
+        ("deepl:fr", "openai:<model>"),
         ("madlad400", "mt:<hub id or path>"),
         ("mt:", "names no model"),
         ("gguf:missing.gguf", "not a .gguf file"),
@@ -528,3 +528,30 @@ def test_pack_with_malformed_examples_is_an_input_error(tmp_path, monkeypatch):
     monkeypatch.setenv("BABELVL_LANGUAGE_PATH", str(tmp_path))
     with pytest.raises(InputError, match="translation.examples"):
         chat_prompt("x", EN, load_language("pt"))
+
+
+@pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
+def test_engines_without_units_translate_each_field_of_an_item(tiny_mt, tmp_path):
+    """An MT model reads one text at a time: the pipeline sends an item's fields one by one through the default
+    ``Engine.stream``, says so per segment, and the structure and code options still come back intact."""
+    import pyarrow.parquet as pq
+
+    from babelvl.testing.fixtures import write_mmbench
+    from babelvl.translate.pipeline import TranslateSpec, run_translate
+
+    base = {"category": "ocr", "source": "fixture", "L2-category": "x", "comment": None, "split": "dev",
+            "hint": None, "D": None}
+    rows = [{**base, "index": 0, "question": "What color is the car?", "A": "A dog", "B": "frog",
+             "C": "(a+b)*(a-b)", "answer": "A"}]
+    data = write_mmbench(tmp_path / "m.parquet", rows)
+    out = tmp_path / "out"
+    run_translate(TranslateSpec(data=str(data), languages=["fr"], out_dir=out, benchmark="mmbench", retries=0,
+                                engine=f"mt:{tiny_mt / 'tiny-mt-{src}-{tgt}'}",
+                                engine_options={"device": "cpu", "max_new_tokens": 6}))
+    segments = [json.loads(line) for line in (out / "segments" / "fr.jsonl").read_text().splitlines()]
+    assert sorted(s["source"] for s in segments) == ["A dog", "What color is the car?", "frog"]
+    assert {s["request"] for s in segments} == {"engine-segment"} and len({s["unit_id"] for s in segments}) == 1
+    row = pq.read_table(next((out / "fr").glob("*.parquet"))).to_pylist()[0]
+    assert row["C"] == "(a+b)*(a-b)" and row["answer"] == "A" and row["D"] is None
+    report = json.loads((out / "quality_report.json").read_text())
+    assert report["languages"]["fr"]["requests"] == {"engine-segment": 3}

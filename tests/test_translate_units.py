@@ -174,9 +174,15 @@ def test_grounded_units_see_their_image_and_key_on_it(server, tmp_path):
     assert provenance["grounded"] is False
 
 
-def test_grounding_needs_an_engine_that_sees_images(server, tmp_path):
+def test_grounding_needs_an_engine_that_sees_images(server, tmp_path, capsys):
     with pytest.raises(InputError, match="ground-images"):
         _run(server, _pope(tmp_path), tmp_path / "out", benchmark="pope", ground_images=True)
+    from babelvl.cli import main
+
+    code = main(["translate", "--benchmark", "pope", "--data", str(_pope(tmp_path)), "--languages", "fr",
+                 "--engine", "openai:toy-translator", "--api-base", server.base_url, "--ground-images",
+                 "--out", str(tmp_path / "cli")])
+    assert code == 2 and "vlm:" in capsys.readouterr().err
 
 
 def test_rerun_reuses_answers_and_checks(server, tmp_path):
@@ -240,3 +246,20 @@ def test_unit_prompt_and_answer_parsing():
     assert parse_unit_answer('{"question": "Lequel ?"}', labels) is None  # a key missing
     assert parse_unit_answer('{"question": "Lequel ?", "option_1": 3}', labels) is None
     assert parse_unit_answer("Lequel ? gauche", labels) is None
+
+
+def test_edits_keyed_by_text_before_units_still_apply(server, tmp_path):
+    """Post-edits imported by an older babelvl name a segment by its text alone; they are not lost."""
+    from babelvl.translate.base import segment_id
+    from babelvl.translate.edits import Edit, EditStore
+
+    data = write_mmbench(tmp_path / "mmbench.parquet", _rows())
+    out = tmp_path / "out"
+    out.mkdir()
+    with EditStore(out / "edits.sqlite") as store:
+        store.apply([Edit(segment_id("Where is the dog?"), "fr", "Où est le chien ?", "Où est le chien?", "ana",
+                          "2026-01-01T00:00:00Z")])
+    _run(server, data, out, benchmark="mmbench")
+    assert _table(out, "fr")[2]["question"] == "Où est le chien ?"
+    edited = [s for s in _segments(out) if s["edited"]]
+    assert [s["source"] for s in edited] == ["Where is the dog?"] and edited[0]["request"] == "unit"

@@ -37,6 +37,8 @@ def _data_options(values: list[str] | None, benchmarks: list[str]) -> dict[str, 
     for value in values or []:
         name, sep, path = value.partition("=")
         if sep and name in benchmarks:
+            if not path.strip():
+                raise BabelvlError(f"--data {value!r}: no path after '='")
             out[name] = path
         elif len(benchmarks) == 1 and not sep:
             out[benchmarks[0]] = value
@@ -114,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, help="write the metrics JSON here")
     s.add_argument("--records", type=Path,
                    help="also write per-item judgments here (JSONL: id, response, prediction, answer, correct, status)")
+    s.add_argument("--only-predicted", action="store_true",
+                   help="score only the items the file predicts (a partial run, e.g. lmms-eval --limit) instead "
+                        "of counting the others wrong")
     renamed(s, "--output", "use --out FILE")
 
     xp = sub.add("export", help="write a translated set as lmms-eval tasks or VLMEvalKit TSVs",
@@ -135,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "resumes from the engine cache.",
                  epilog="engines: openai:Qwen/Qwen2.5-7B-Instruct (a served chat LLM, with --api-base), "
                         "hf:PATH (a chat LLM in process), mt:google/madlad400-3b-mt, "
-                        "mt:Helsinki-NLP/opus-mt-{src}-{tgt}, gguf:gemma3-270m (offline demo, low quality)")
+                        "mt:Helsinki-NLP/opus-mt-{src}-{tgt}, gguf:gemma3-270m (offline demo, low quality), "
+                        "vlm:openai:MODEL (a served VLM; with --ground-images it sees each item's image)")
     tr.add_argument("--benchmark", help="mmbench, scienceqa, mme, pope, ai2d (or use --fields)")
     tr.add_argument("--fields", help="generic datasets: comma list of text columns to translate")
     tr.add_argument("--options-field", help="generic datasets: column(s) holding answer options")
@@ -148,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--license", help="license of the engine's model, recorded in the card")
     tr.add_argument("--protect-quoted", action="store_true", help="keep quoted names untranslated")
     tr.add_argument("--back-translate", action="store_true", help="score segments by back-translation chrF")
+    tr.add_argument("--ground-images", action="store_true",
+                    help="a vlm: engine sees each item's image while translating it (image hash in the cache key)")
     tr.add_argument("--limit", type=positive_int, help="only the first N rows")
     tr.add_argument("--cache", type=Path, help="SQLite engine cache (default OUT/cache.sqlite)")
     tr.add_argument("--out", type=out_folder, required=True, help="output folder")
@@ -248,8 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         p_.add_argument("--plan", type=Path, required=True, help="the plan folder (items.jsonl)")
         p_.add_argument("--annotations", type=Path, required=True, help="annotations JSONL (app export)")
         p_.add_argument("--protocol", required=True, help="esa, mqm, likert, postedit or a YAML path")
-        p_.add_argument("--draws", type=positive_int, default=1000)
+        p_.add_argument("--draws", type=positive_int, default=1000, help="bootstrap draws for the 95%% intervals")
         p_.add_argument("--seed", type=int, default=0)
+        p_.add_argument("--level", choices=["nominal", "ordinal", "interval", "ratio"],
+                        help="level of measurement for every scale's agreement (default: from the scale: "
+                             "choices/ratings ordinal, sliders and scores interval)")
     rp.add_argument("--min-score", type=float, help="release threshold on the mean score")
     rp.add_argument("--max-score", type=float, help="release threshold for lower-is-better scores (HTER)")
     rp.add_argument("--min-alpha", type=fraction, default=0.667)
@@ -260,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
     ex2.add_argument("--annotator", help="only this annotator's items")
     ex2.add_argument("--out", type=Path, required=True, help="tasks/records file to write")
+    ex2.add_argument("--labeling-config", type=Path,
+                     help="also write the Label Studio labeling config (XML) matching the protocol here")
     tp = an_sub.add("to-postedit", help="turn post-edit annotations into a translation work file")
     tp.add_argument("--plan", type=Path, required=True)
     tp.add_argument("--annotations", type=Path, required=True)
@@ -273,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     im2.add_argument("--format", choices=["labelstudio", "argilla"], required=True)
     im2.add_argument("--data", type=Path, required=True, help="the Label Studio / Argilla export to read")
     im2.add_argument("--out", type=Path, required=True, help="annotations JSONL to write")
+    im2.add_argument("--users", type=Path,
+                     help="JSON object mapping the tool's user ids (Label Studio completed_by, e-mail; Argilla "
+                          "user_id) to annotator names")
     for p_, new in ((ex2, "use --out FILE"), (tp, "use --out FILE"), (im2, "the export to read is --data FILE")):
         renamed(p_, "--file", new)
 
@@ -290,8 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--image-dir", type=Path, action="append", default=[],
                     help="where URL-based images are on disk (repeatable; SOURCE/images is always searched too)")
     mx.add_argument("--exclude-images-of", action="append", default=[], metavar="DATA",
-                    help="evaluation data (path or Hub id) whose images must not be trained on")
+                    help="evaluation data (path or Hub id) whose images must not be trained on: same bytes, or a "
+                         "re-encoded, resized or slightly cropped copy (perceptual hash); repeatable")
     mx.add_argument("--on-leak", choices=["drop", "refuse"], default="drop")
+    mx.add_argument("--leak-threshold", type=int, default=10,
+                    help="largest perceptual-hash distance (of 64 bits) counted as the same image as an evaluation one")
     mx.add_argument("--seed", type=int, default=0)
     mx.add_argument("--out", type=out_folder, required=True, help="mixture folder")
     renamed(mx, "--source", "use --data FOLDER[:SHARE] (repeatable)")
@@ -331,7 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="evaluation data, as in babelvl eval (repeatable)")
     ab.add_argument("--languages", default="en,fr,de,it,es")
     ab.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
-    ab.add_argument("--max-steps", type=positive_int, default=30)
+    ab.add_argument("--max-steps", type=positive_int, default=None,
+                    help="training steps per cell (default: 30; with --smoke: 200)")
+    ab.add_argument("--families", default="llava,idefics3,paligemma",
+                    help="with --smoke: the tiny model families trained")
     ab.add_argument("--lr", type=positive_float, default=1e-2)
     ab.add_argument("--eval-limit", type=positive_int, help="at most N items per benchmark and language")
     ab.add_argument("--out", type=out_folder, required=True, help="ablation folder")
@@ -358,6 +380,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from babelvl.models import GenerationSettings, load_backend
 
     names = list(BENCHMARKS) if args.benchmarks == "all" else comma_list(args.benchmarks)
+    if not names:
+        raise BabelvlError(f"--benchmarks {args.benchmarks!r}: no benchmark given (use all, or a comma list of: "
+                           f"{', '.join(BENCHMARKS)})")
     benchmarks = [get_benchmark(b).name for b in names]  # validates and resolves aliases
     languages = [p.code for p in parse_language_list(args.languages)]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
@@ -379,7 +404,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     metrics = score_predictions(benchmark=args.benchmark, data=args.data, predictions=args.predictions,
                                 language=args.language, parser=args.parser, config=args.subset,
-                                split=args.split, fmt=args.format, records=args.records)
+                                split=args.split, fmt=args.format, records=args.records,
+                                only_predicted=args.only_predicted)
     print(f"read {args.predictions} as {metrics['predictions_format']} ({metrics['predictions_format_reason']})",
           file=sys.stderr)
     if args.out:
@@ -415,7 +441,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                          config=args.subset, split=args.split, source_language=args.source_language,
                          engine_options=options, fallback_engine=args.fallback_engine, retries=args.retries,
                          mask_quoted=args.protect_quoted, back_translate=args.back_translate,
-                         cache_path=args.cache, limit=args.limit)
+                         cache_path=args.cache, limit=args.limit, ground_images=args.ground_images)
     run_translate(spec)
     print((args.out / "quality_report.md").read_text(encoding="utf-8"))
     return 0
@@ -471,8 +497,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if action == "serve":
         import os
 
+        from babelvl.io.files import check_sqlite_path
         from babelvl.quality.app import ensure_admin, serve
 
+        check_sqlite_path(args.db, flag="--db")
         if args.admin:
             outcome = ensure_admin(args.db, args.admin, os.environ.get("BABELVL_ADMIN_PASSWORD") or None)
             print(f"admin {args.admin}: {outcome}", file=sys.stderr)
@@ -490,15 +518,24 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         export = export_labelstudio if args.format == "labelstudio" else export_argilla
         n = export(items, assignments, args.out, protocol=protocol, annotator=args.annotator)
         print(f"wrote {n} {args.format} entries to {args.out}")
+        if args.labeling_config is not None:
+            from babelvl.io.files import write_atomic
+            from babelvl.quality.interchange import labelstudio_config
+
+            if args.format != "labelstudio":
+                raise BabelvlError("--labeling-config is Label Studio's: use it with --format labelstudio")
+            write_atomic(args.labeling_config, labelstudio_config(protocol, image=any(i.image_path for i in items)))
+            print(f"wrote the Label Studio labeling config to {args.labeling_config}")
         return 0
     if action == "import":
-        from babelvl.quality.interchange import import_argilla, import_labelstudio, write_annotations
+        from babelvl.quality.interchange import import_argilla, import_labelstudio, read_users, write_annotations
 
         read = import_labelstudio if args.format == "labelstudio" else import_argilla
-        annotations = read(args.data, items=items, protocol=protocol, assignments=assignments)
+        annotations = read(args.data, items=items, protocol=protocol, assignments=assignments,
+                           users=read_users(args.users) if args.users else None)
         print(f"wrote {write_annotations(args.out, annotations, items=items)} annotations to {args.out}")
         return 0
-    annotations = read_annotations(args.annotations, items=items)
+    annotations = read_annotations(args.annotations, items=items, protocols=[protocol])
     if action == "to-postedit":
         from babelvl.quality.to_postedit import postedit_worklist
 
@@ -512,7 +549,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         from babelvl.quality.analysis import agreement_report, score_annotations
 
         result = agreement_report(score_annotations(items, annotations, protocol), protocol,
-                                  draws=args.draws, seed=args.seed)
+                                  draws=args.draws, seed=args.seed, level=args.level)
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
         return 0
     from babelvl.quality.analysis import DEFAULT_THRESHOLDS, Thresholds
@@ -522,7 +559,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     thresholds = Thresholds(min_score=args.min_score if args.min_score is not None else default.min_score,
                             max_score=args.max_score if args.max_score is not None else default.max_score,
                             min_alpha=args.min_alpha)
-    report = build_report(items, annotations, protocol, draws=args.draws, seed=args.seed, thresholds=thresholds)
+    report = build_report(items, annotations, protocol, draws=args.draws, seed=args.seed, thresholds=thresholds,
+                          level=args.level)
     write_report(report, args.out)
     print((args.out / "quality_assessment.md").read_text(encoding="utf-8"))
     return 0
@@ -536,7 +574,8 @@ def cmd_mix(args: argparse.Namespace) -> int:
     sources = [MixSource(path=path, kind=None, languages=tuple(languages), share=share, image_dir=image_dirs)
                for path, share in parse_source_shares(args.data)]
     shares = args.language_shares  # parsed and checked by cli_options.language_shares
-    eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of]) if args.exclude_images_of else None
+    eval_images = eval_image_hashes([v.split("=", 1)[-1] for v in args.exclude_images_of],
+                                    threshold=args.leak_threshold) if args.exclude_images_of else None
     manifest = build_mixture(sources, budget=args.budget, budget_unit=args.budget_unit, language_shares=shares,
                              seed=args.seed, eval_images=eval_images, out_dir=args.out, on_leak=args.on_leak,
                              validation_size=args.validation_size)
@@ -567,7 +606,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from babelvl.train.ablate import AblationSpec, run_ablation, smoke_experiment
 
     if args.smoke:
-        smoke_experiment(args.out, max_steps=args.max_steps, lr=args.lr)
+        smoke_experiment(args.out, max_steps=args.max_steps or 200, lr=args.lr,
+                         families=tuple(comma_list(args.families)))
     else:
         def pairs(values: list[str], flag: str) -> dict[str, str]:
             out = {}
@@ -584,7 +624,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         run_ablation(AblationSpec(models=args.model, mixtures=pairs(args.mixture, "--mixture"),
                                   eval_data=pairs(args.data, "--data"), languages=comma_list(args.languages),
                                   out_dir=args.out, baseline=args.baseline, method=args.method,
-                                  max_steps=args.max_steps, lr=args.lr, eval_limit=args.eval_limit))
+                                  max_steps=args.max_steps or 30, lr=args.lr, eval_limit=args.eval_limit))
     print((args.out / "ablation.md").read_text(encoding="utf-8"))
     return 0
 
@@ -680,7 +720,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_guarded(command: Any, args: argparse.Namespace) -> int:
     """Bad input: one line naming file, row and field, exit 2. Ctrl-C: one line, exit 130. Anything else is a
     bug: its traceback is kept and followed by where to report it (exit 1)."""
-    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, ISSUE_TRACKER
+    from babelvl.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED, issue_tracker
 
     try:
         return command(args)
@@ -703,7 +743,7 @@ def _run_guarded(command: Any, args: argparse.Namespace) -> int:
 
         traceback.print_exc()
         print(f"babelvl: unexpected error: this is a bug in babelvl {__version__}; please report it with the "
-              f"traceback above and the command you ran at {ISSUE_TRACKER}", file=sys.stderr)
+              f"traceback above and the command you ran at {issue_tracker()}", file=sys.stderr)
         return EXIT_BUG
 
 

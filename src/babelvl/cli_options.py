@@ -104,6 +104,16 @@ def port_number(text: str) -> int:
     return _number(text, int, 0, True, 65535)
 
 
+def http_url(text: str) -> str:
+    """argparse type for a server address: http(s)://host[:port][/path], checked before any request is retried."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL, e.g. http://localhost:8000/v1")
+    return text
+
+
 def out_folder(text: str) -> Path:
     """argparse type for an ``--out`` that is a folder: it may exist (runs resume there), but not as a file."""
     path = Path(text)
@@ -134,7 +144,7 @@ def language_shares(text: str) -> dict[str, float]:
 def add_server_options(p: argparse.ArgumentParser, *, concurrency: int = 64) -> argparse._ArgumentGroup:
     """``--api-base --api-key --concurrency --timeout``: how to reach any ``openai:MODEL`` the command uses."""
     g = p.add_argument_group("served models (openai:MODEL specs)")
-    g.add_argument("--api-base", help="OpenAI-compatible server URL, e.g. http://localhost:8000/v1")
+    g.add_argument("--api-base", type=http_url, help="OpenAI-compatible server URL, e.g. http://localhost:8000/v1")
     g.add_argument("--api-key", help="API key (default: $OPENAI_API_KEY, or none for local servers)")
     g.add_argument("--concurrency", type=positive_int, default=concurrency,
                    help="requests kept in flight to the server: a sliding window, refilled as each answer "

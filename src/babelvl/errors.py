@@ -24,8 +24,22 @@ class UnknownLanguageError(BabelvlError):
     """A language code with no language pack."""
 
 
-#: where unexpected errors (bugs) are reported; the CLI prints it under the traceback
-ISSUE_TRACKER = "https://github.com/babelvl/babelvl/issues"
+def issue_tracker() -> str:
+    """Where unexpected errors (bugs) are reported, printed by the CLI under a traceback.
+
+    The ``Issues`` URL of pyproject's ``[project.urls]`` (installed metadata), else the project's default.
+    """
+    try:
+        from importlib.metadata import metadata
+
+        for entry in metadata("babelvl").get_all("Project-URL") or []:
+            label, _, url = entry.partition(",")
+            if label.strip().lower() in ("issues", "bug tracker", "tracker"):
+                return url.strip()
+    except Exception:  # not installed (a source checkout on PYTHONPATH): fall back
+        pass
+    return "https://github.com/babelvl/babelvl/issues"
+
 
 #: exit codes of the ``babelvl`` command: bad input (argparse uses 2 too), Ctrl-C (128 + SIGINT), a bug
 EXIT_BAD_INPUT = 2

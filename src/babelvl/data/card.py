@@ -36,6 +36,9 @@ class Card:
     """Extra (heading, markdown) sections: field spec, quality summary, post-editing."""
     configs_glob: str = "*.parquet"
     """Which files of each language folder form the config."""
+    without_data: tuple[str, ...] = ()
+    """Languages whose every row was rejected: listed, but given no config (``load_dataset`` fails on a config
+    whose folder holds no data file, and would fail for that one only if it were listed)."""
 
     def header(self) -> dict[str, Any]:
         return {
@@ -45,7 +48,7 @@ class Card:
             "tags": ["babelvl", "multilingual", "vision-language"],
             "configs": [{"config_name": lang,
                          "data_files": [{"split": self.split, "path": f"{lang}/{self.configs_glob}"}]}
-                        for lang in self.languages],
+                        for lang in self.languages if lang not in self.without_data],
         }
 
     def render(self) -> str:
@@ -53,6 +56,8 @@ class Card:
                  "", f"# {self.title}", "",
                  f"- source: `{self.source}` (license: {self.source_license or 'unknown'})",
                  f"- languages: {', '.join(self.languages)}",
+                 *([f"- no row kept (every row rejected, reasons in <language>/rejects/): "
+                    f"{', '.join(self.without_data)}"] if self.without_data else []),
                  f"- created: {self.created} with babelvl {self.babelvl_version}", ""]
         lines += ["## Models and their licenses", "", "| role | model | license |", "|---|---|---|"]
         for m in self.models:

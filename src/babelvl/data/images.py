@@ -37,6 +37,9 @@ def _raw_bytes(value: Any, *, file: str | None, row: int | None, field: str | No
         raise InputError("image cell has neither bytes nor a path", file=file, row=row, field=field)
     if isinstance(value, (str, Path)) and Path(value).is_file():
         return _read_path(str(value), file=file, row=row, field=field)
+    if isinstance(value, (str, Path)):
+        raise InputError(f"image path {str(value)[:200]!r} is not a file (a relative path is read from the "
+                         "folder the command runs in)", file=file, row=row, field=field)
     raise InputError(f"unsupported image value of type {type(value).__name__}", file=file, row=row,
                      field=field)
 

@@ -164,12 +164,21 @@ def _read_parquet(files: Sequence[Path]) -> Any:
     import datasets
     import pyarrow.parquet as pq
 
-    rows = 0
+    rows, first_columns = 0, None
     for file in files:  # checked here so the error names the bad file (datasets logs and names none)
         try:
-            rows += pq.read_metadata(file).num_rows
+            metadata = pq.read_metadata(file)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError...: all mean "not readable"
             raise InputError(f"cannot read Parquet data: {exc}", file=str(file)) from None
+        rows += metadata.num_rows
+        columns = metadata.schema.to_arrow_schema().names
+        if first_columns is None:
+            first_columns = columns
+        elif set(columns) != set(first_columns):
+            missing, extra = sorted(set(first_columns) - set(columns)), sorted(set(columns) - set(first_columns))
+            raise InputError(f"its columns differ from those of {files[0].name} (missing: {', '.join(missing) or '-'}; "
+                             f"extra: {', '.join(extra) or '-'}); one dataset's files must share a schema",
+                             file=str(file))
     if rows == 0:
         raise InputError("no rows: the Parquet data is empty" + (f" ({len(files)} files)" if len(files) > 1 else ""),
                          file=str(files[0]) if len(files) == 1 else str(files[0].parent))
@@ -253,16 +262,28 @@ def iter_rows(rows: Any) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def require_columns(rows: Any, required: Sequence[str], *, file: str, benchmark: str,
-                    text: Sequence[str] = ("question",)) -> list[str]:
+                    text: Sequence[str] = ("question",),
+                    text_lists: Sequence[str] = ("choices", "options")) -> list[str]:
     """Return the columns; raise InputError naming the file and the first missing column, or the first
-    row of a ``text`` column (every benchmark's question) that holds numbers instead of text."""
+    row of a ``text`` column (every benchmark's question) that holds numbers instead of text, or of a
+    ``text_lists`` column (ScienceQA's choices, AI2D's options) that is not a list of texts."""
     present = column_names(rows)
     for name in required:
         if name not in present:
             raise InputError(f"missing required column for {benchmark} (columns present: "
                              f"{', '.join(present) or 'none'})", file=file, field=name)
-    require_text_columns(rows, [c for c in text if c in present], file=file)
+    require_text_columns(rows, [c for c in (*text, *text_lists) if c in present], file=file,
+                         lists=[c for c in text_lists if c in present])
     return present
+
+
+def require_named_columns(rows: Any, names: Sequence[str], *, file: str, flag: str) -> None:
+    """Raise InputError for the first of ``names`` (columns a user named with ``flag``) not in the data."""
+    present = column_names(rows)
+    for name in names:
+        if name not in present:
+            raise InputError(f"{flag} names a column that is not in the data (columns: {', '.join(present)})",
+                             file=file, field=name)
 
 
 def is_absent(value: Any) -> bool:
@@ -276,6 +297,12 @@ def is_absent(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in ("", "nan")
 
 
+def _is_list_type(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_null(arrow_type)
+
+
 def _is_text_type(arrow_type: Any) -> bool:
     import pyarrow as pa
 
@@ -286,8 +313,9 @@ def _is_text_type(arrow_type: Any) -> bool:
     return False
 
 
-def require_text_columns(rows: Any, names: Sequence[str], *, file: str) -> None:
-    """Raise InputError when a column that must hold text holds numbers, dates or bytes.
+def require_text_columns(rows: Any, names: Sequence[str], *, file: str, lists: Sequence[str] = ()) -> None:
+    """Raise InputError when a column that must hold text holds numbers, dates or bytes, or when one of
+    ``lists`` (option lists) holds single values instead of lists of texts.
 
     A column whose cells are all absent (:func:`is_absent`; pandas stores an all-NaN column as
     float64) is fine: it just has no values. The error names the first row holding a non-text value,
@@ -298,6 +326,9 @@ def require_text_columns(rows: Any, names: Sequence[str], *, file: str) -> None:
         for name in names:
             for row, record in enumerate(rows):
                 value = record.get(name)
+                if name in lists and not is_absent(value) and not isinstance(value, (list, tuple)):
+                    raise InputError(f"holds {type(value).__name__} values where a list of options is expected "
+                                     f"(first: {value!r})", file=file, row=row, field=name)
                 if not is_absent(value) and not isinstance(value, (str, list, tuple)):
                     raise InputError(f"holds {type(value).__name__} values where text is expected "
                                      f"(first: {value!r})", file=file, row=row, field=name)
@@ -306,6 +337,13 @@ def require_text_columns(rows: Any, names: Sequence[str], *, file: str) -> None:
         if name not in table.column_names:
             continue
         column = table.column(name)
+        if name in lists and _is_text_type(column.type) and not _is_list_type(column.type):
+            first = next(((row, v) for row, v in enumerate(column.to_pylist()) if not is_absent(v)), None)
+            if first is not None:
+                raise InputError(f"the column holds {column.type} values where a list of options is expected "
+                                 f"(first: {first[1]!r}); store one list of option texts per row",
+                                 file=file, row=first[0], field=name)
+            continue
         if _is_text_type(column.type):
             continue
         for row, value in enumerate(column.to_pylist()):

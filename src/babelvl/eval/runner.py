@@ -204,7 +204,20 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     append_run_log(out_dir, "eval", {"timing": summary["timing"], "items": stats.items,
                                      "skipped_done": stats.skipped_done, "model_calls": stats.model_calls,
                                      "cache_hits": stats.cache_hits, "rejected": stats.rejected})
+    _refuse_all_rejected(parts, out_dir)
     return summary
+
+
+def _refuse_all_rejected(parts: list[_Part], out_dir: Path) -> None:
+    """A benchmark and language whose every row was rejected scored nothing: that is bad input (exit 2), not
+    "done". Everything else was written first: records, results, report, and every reason in the rejects."""
+    for part in parts:
+        if part.rejected and not read_jsonl_tolerant(part.records_path):
+            first = part.rejected[0]
+            rejects = out_dir / "rejects" / part.bench.name / f"{part.language}.json"
+            raise InputError(f"every row of {part.bench.name}/{part.language} was rejected ({len(part.rejected)}, "
+                             f"reasons in {rejects}); the first: {first.reason}",
+                             file=first.file or part.source, row=first.row, field=first.field)
 
 
 @dataclass

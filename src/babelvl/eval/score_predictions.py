@@ -20,8 +20,7 @@ from babelvl.benchmarks import normalise_yes_no, yes_no_words
 from babelvl.benchmarks.base import Item, Rejected
 from babelvl.benchmarks.registry import get_benchmark
 from babelvl.data.loading import load_rows
-from babelvl.errors import InputError
-from babelvl.eval.scoring import compute_metrics, judge, scored_to_record, with_provenance
+from babelvl.eval.scoring import score_responses, scored_to_record, with_provenance
 from babelvl.interop.predictions import Prediction, Problems, read_predictions
 from babelvl.io.files import write_atomic
 from babelvl.languages import load_language
@@ -92,11 +91,15 @@ class _Matcher:
 
 def score_predictions(*, benchmark: str, data: str, predictions: str | Path, language: str = "en",
                       parser: str = "babelvl", config: str | None = None, split: str | None = None,
-                      fmt: str = "auto", records: str | Path | None = None) -> dict[str, Any]:
+                      fmt: str = "auto", records: str | Path | None = None,
+                      only_predicted: bool = False) -> dict[str, Any]:
     """Score ``predictions`` against ``data``; return the metrics dict (see README for its keys).
 
     ``records``: also write one JSONL record per item (id, row, response, parsed prediction, gold answer,
     correct, status, ...), the same records ``babelvl eval`` writes, so they can be re-scored or audited.
+    ``only_predicted``: score only the items that have a prediction (a partial run, e.g. lmms-eval ``--limit``),
+    instead of counting every other item as a wrong "missing" answer; the left-out items stay listed in
+    ``unscored``.
     """
     bench = get_benchmark(benchmark)
     pack = load_language(language)
@@ -124,14 +127,19 @@ def score_predictions(*, benchmark: str, data: str, predictions: str | Path, lan
         responses[item.id] = pred.response
     problems.raise_if_any()
 
-    scored = [judge(bench, item, responses.get(item.id), pack, parser) for item in items]
+    left_out = [item for item in items if item.id not in responses] if only_predicted else []
+    if left_out:
+        items = [item for item in items if item.id in responses]
+    result = score_responses(bench, items, responses, pack, parser)
+    scored, metrics = result.scored, result.metrics
     if records is not None:
         write_atomic(Path(records), "".join(
             _json_line(scored_to_record(s, benchmark=bench.name, prompt=None, response=responses.get(s.id)))
             for s in scored))
-    metrics = compute_metrics(bench, scored, parser)
     unscored = [{"id": s.id, "row": s.row, "reason": "no prediction for this item"}
                 for s in scored if s.status == "missing"]
+    unscored += [{"id": i.id, "row": i.row, "reason": "no prediction for this item (left out: only_predicted)"}
+                 for i in left_out]
     unscored += [{"id": r.id, "row": r.row, "field": r.field, "reason": r.reason} for r in rejected]
     return with_provenance(metrics, benchmark=bench.name, language=language, parser=parser,
                            data=data, predictions=str(path), predictions_format=used_format,

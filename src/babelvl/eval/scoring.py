@@ -58,17 +58,26 @@ class ScoreResult:
     """Per-item judgments in item order (id, response's parsed answer, correct, status)."""
 
 
-def score_responses(benchmark: Benchmark, items: Sequence[Item], responses: Mapping[str, str | None],
+def score_responses(benchmark: Benchmark, items: Sequence[Item], responses: Mapping[str | int, str | None],
                     language: str | LanguagePack, parser: str = "babelvl") -> ScoreResult:
-    """Score ``responses`` (item id -> response text; an absent id is "missing") for ``items``.
+    """Score ``responses`` for ``items``: keys are item ids (str) or 0-based data rows (int, the row's
+    first item, i.e. its original MMBench pass); an item without a response is "missing".
 
     The one entry point for scoring predictions made elsewhere (babelvl records, lmms-eval samples,
-    VLMEvalKit sheets): readers map their rows to item ids, this does the rest.
+    VLMEvalKit sheets): readers map their rows to ids or rows, this does the rest.
     """
     from babelvl.languages import load_language
 
     pack = load_language(language) if isinstance(language, str) else language
-    scored = [judge(benchmark, item, responses.get(item.id), pack, parser) for item in items]
+    by_id: dict[str, str | None] = {str(k): v for k, v in responses.items() if not isinstance(k, int)}
+    if len(by_id) < len(responses):
+        first_of_row: dict[int, str] = {}
+        for item in items:
+            first_of_row.setdefault(item.row, item.id)
+        for key, value in responses.items():
+            if isinstance(key, int) and key in first_of_row:
+                by_id.setdefault(first_of_row[key], value)
+    scored = [judge(benchmark, item, by_id.get(item.id), pack, parser) for item in items]
     metrics = with_provenance(compute_metrics(benchmark, scored, parser), benchmark=benchmark.name,
                               language=pack.code, parser=parser)
     return ScoreResult(metrics, scored)

@@ -112,7 +112,7 @@ def judge_payload(cell: str, response: str, parser: str = "babelvl") -> dict[str
     from babelvl.languages import load_language
 
     data = json.loads(cell)
-    prompt = data.pop("prompt")
+    data.pop("prompt")  # lmms-eval logs the prompt itself (``input``)
     item = Item(**data)
     bench = get_benchmark(item.benchmark)
     scored = judge(bench, item, response, load_language(item.language), parser)
@@ -123,10 +123,13 @@ def judge_payload(cell: str, response: str, parser: str = "babelvl") -> dict[str
 def metrics_of(results: list[dict[str, Any]]) -> dict[str, Any]:
     """babelvl's metrics over the per-sample records lmms-eval collected for one task."""
     from babelvl.benchmarks.registry import get_benchmark
-    from babelvl.eval.scoring import record_to_scored
+    from babelvl.eval.scoring import compute_metrics, record_to_scored
 
     bench = get_benchmark(results[0]["benchmark"])
-    return bench.metrics([record_to_scored(r) for r in results])
+    # lmms-eval takes one number per aggregation (its stderr column stays N/A): no bootstrap here;
+    # `babelvl score` on the samples file gives the same numbers with their intervals.
+    return compute_metrics(bench, [record_to_scored(r) for r in results], results[0].get("parser", "babelvl"),
+                           uncertainty=False)
 
 
 def metric_value(metrics: dict[str, Any], path: tuple[str, ...]) -> float | None:

@@ -17,7 +17,6 @@ file in one pass.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,7 +149,3 @@ def _read_babelvl(path: Path, problems: Problems | None, *, records: bool) -> li
     if own:
         problems.raise_if_any()
     return out
-
-
-def dumps_line(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False) + "\n"

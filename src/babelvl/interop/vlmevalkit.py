@@ -94,6 +94,25 @@ def _index(item: Any, benchmark: str) -> int:
     return int(item.id) if benchmark == "mmbench" else item.row
 
 
+def _image_cell(item: Any, index: int, first_index: dict[bytes, int], source: str) -> str:
+    """base64 of the image's own bytes, or the index of an earlier row with the same image.
+
+    VLMEvalKit (``vlmeval/dataset/image_base.py`` ``ImageBaseDataset.__init__``) reads an image cell of at most
+    64 characters as the index of the row holding the image, the way its own MMBench/MME files save space; so a
+    repeated image (MME's question pairs, MMBench's circular passes) is written once, and an image whose base64
+    is that short cannot be written at all.
+    """
+    data = item.images[0]
+    if data in first_index:
+        return str(first_index[data])
+    encoded = base64.b64encode(data).decode("ascii")
+    if len(encoded) <= 64:
+        raise InputError(f"image of {len(data)} bytes is too small for VLMEvalKit (it reads base64 cells of at "
+                         "most 64 characters as a row index)", file=source, row=item.row, field="image")
+    first_index[data] = index
+    return encoded
+
+
 def write_tsv(lset: Any, out: Path) -> dict[str, Any]:
     """Write ``OUT/babelvl_<benchmark>_<lang>.tsv`` (see module docstring); images are the data's own bytes."""
     from babelvl.io.files import write_atomic
@@ -109,8 +128,10 @@ def write_tsv(lset: Any, out: Path) -> dict[str, Any]:
         header.append("l2-category")
     header.append("babelvl_id")
     lines = []
+    first_index: dict[bytes, int] = {}  # image bytes -> index of the row that carries them
     for item in lset.items:
-        row = {"index": _index(item, bench.name), "image": base64.b64encode(item.images[0]).decode("ascii"),
+        index = _index(item, bench.name)
+        row = {"index": index, "image": _image_cell(item, index, first_index, lset.source),
                "question": item.question, "category": item.category or "", "babelvl_id": item.id,
                "hint": item.hint or "", "l2-category": item.meta.get("l2_category") or ""}
         if bench.kind == "choice":

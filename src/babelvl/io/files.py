@@ -108,3 +108,46 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from None
+
+
+#: the first 16 bytes of every SQLite 3 database file (https://www.sqlite.org/fileformat.html, 1.3.1)
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_sqlite_path(path: str | Path, *, flag: str = "") -> None:
+    """Raise InputError unless ``path`` is missing (it will be created), empty, or an SQLite database.
+
+    sqlite3 only notices a wrong file at the first query ("file is not a database"), without naming it; a
+    cache or database option pointing at a folder or at some other file is a user's slip worth one clear line.
+    """
+    from babelvl.errors import InputError
+
+    path = Path(path)
+    what = f"{flag} " if flag else ""
+    if path.is_dir():
+        raise InputError(f"{what}is a folder; expected an SQLite database file", file=str(path))
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+        if head != SQLITE_HEADER:
+            raise InputError(f"{what}is not an SQLite database (another file by that name?); pass a new path "
+                             "or move the file away", file=str(path))
+
+
+def run_file_path(path: str | Path, run_dir: str | Path) -> str:
+    """How a run file (``translate.json``, ``build_spec.json``) stores a path: relative to the run folder when
+    inside it, else absolute. Never relative to where the command ran, so a copied or moved run folder refers
+    to itself and a command started from another folder finds the same files."""
+    path, run_dir = Path(path).expanduser().resolve(), Path(run_dir).expanduser().resolve()
+    try:
+        return str(path.relative_to(run_dir))
+    except ValueError:
+        return str(path)
+
+
+def local_path_or_none(text: str | None) -> str | None:
+    """The absolute form of ``text`` when it names an existing local file or folder (a Hub id gives None)."""
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    return str(path.resolve()) if path.exists() else None

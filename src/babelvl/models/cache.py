@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from babelvl.errors import BabelvlError
+from babelvl.io.files import check_sqlite_path
 from babelvl.models.base import Backend, GenerationSettings, Request
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL NOT NULL)"
@@ -39,6 +41,7 @@ class ResponseCache:
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 60.0) -> None:
         self.path = Path(path)
+        check_sqlite_path(self.path, flag="cache")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._timeout = timeout
         self._local = threading.local()

@@ -14,17 +14,19 @@ Multiple choice, in order:
    languages at hand (pack key ``word_letters``; "A dog", "A destra", "A la izquierda" are not
    option A) or when the words that follow are that option's own text ("B dog" with B = "dog").
    Letters that introduce an option's own text ("A destra" when an option reads "A destra") never
-   count as letters.
+   count as letters, nor do letters inside an option's text echoed in the answer ("C) Solution A",
+   "(C) sample B", "D) A" with D = "A", "C. Washington, D.C.") or a unit ("-24°C").
 3. Letters introduced by an answer prefix or option word win over bare ones ("A. cat ... The answer
    is B" is B), except that bare letters in the same sentence join them ("The answer is B or C").
    Within the winning group, one distinct letter is the answer; two or more different letters
    make the response unparseable.
 4. With no letter, a response that is exactly one option's text (ignoring case, accents and
    punctuation) is that option.
-5. Otherwise a refusal phrase makes the status "refusal", and a hedge (pack key ``hedges``: "I'm not
-   sure", "difficile à dire") the status "unsure": reported, never guessed.
+5. Otherwise a refusal phrase makes the status "refusal".
 6. Otherwise, when the response contains the text of exactly one option (a text contained in a
-   longer matching one does not count: "dark red" beats "red"), that option; else unparseable.
+   longer matching one does not count: "dark red" beats "red"), that option.
+7. Otherwise a hedge (pack key ``hedges``: "I'm not sure", "difficile à dire") makes the status
+   "unsure": reported, never guessed; anything else is unparseable.
 
 Yes/no, in order:
 
@@ -172,13 +174,13 @@ def parse_choice(response: str, options: dict[str, str], lex: Lexicon) -> Parsed
         return Parsed.ok(exact[0])
     if lex.refusals and lex.refusals.search(fold(text)):
         return Parsed.refusal()
-    if lex.hedges and lex.hedges.search(fold(text)):
-        return Parsed.unsure()
     found = [k for k, v in texts.items() if f" {v} " in f" {norm} "]
     found = [k for k in found if not any(o != k and texts[k] != texts[o] and f" {texts[k]} " in f" {texts[o]} "
                                          for o in found)]
     if len(found) == 1:
-        return Parsed.ok(found[0])
+        return Parsed.ok(found[0])  # "Maybe the dog" names one option: an answer, even hedged
+    if lex.hedges and lex.hedges.search(fold(text)):
+        return Parsed.unsure()
     return Parsed.unparseable()
 
 

@@ -26,7 +26,11 @@ from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.errors import InputError
+<<<<<<< HEAD
 from babelvl.io.files import remove_stale_temporaries, write_atomic, write_json_atomic
+=======
+from babelvl.io.files import local_path_or_none, run_file_path, write_atomic, write_json_atomic
+>>>>>>> main
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import load_language
 from babelvl.pipeline import Pipeline, Step, reject
@@ -202,8 +206,11 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)  # left by a killed run
     cache_path = spec.cache_path or out / "cache.sqlite"
-    write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": str(out), "cache_path": str(cache_path),
-                                                "mirror": str(spec.mirror) if spec.mirror else None})
+    # paths relative to this folder or absolute (io.files.run_file_path), so a moved folder still describes itself
+    write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": ".",
+                                                "cache_path": run_file_path(cache_path, out),
+                                                "data_path": local_path_or_none(spec.data),
+                                                "mirror": run_file_path(spec.mirror, out) if spec.mirror else None})
     from babelvl.models import ResponseCache
 
     calls_before = len(ResponseCache(cache_path))
@@ -298,6 +305,7 @@ def _write_card(spec: BuildSpec, loaded: Any, out: Path, result: dict[str, Any])
                 sections=[("Schema", f"Columns: {', '.join(recipe.output_columns)}; provenance: {', '.join(PROVENANCE)}."),
                           ("Build", f"{counts}\n- tokens (estimate): {result['tokens_estimate']}")])
     card.configs_glob = "shard-*.parquet"
+    card.without_data = tuple(lang for lang, v in result["languages"].items() if not v["kept"])
     write_atomic(out / "README.md", card.render())
 
 

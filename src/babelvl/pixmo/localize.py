@@ -16,6 +16,13 @@ keys). So strings are chosen by where they appear, not by what they say:
 Positions come from :mod:`tokenize` (character offsets and the quoting of each literal; ``ast``
 columns are UTF-8 byte offsets), and every rewrite is verified by parsing again: a replacement that
 would change anything but the chosen string values is refused.
+
+Translations come from a model, so they are data, never code: each is written as a literal whose
+``ast.literal_eval`` must give back exactly the translation, f-string and ``str.format`` fields
+must be the original's (a translation cannot add ``{__import__('os')...}``), and the whole
+rewritten tree must equal the original but for those string values
+(tests/test_pixmo_localize_literals.py tries quotes, triple quotes, backslashes, newlines and
+braces). The rewritten code still runs only in the sandbox (:mod:`babelvl.pixmo.sandbox`).
 """
 
 from __future__ import annotations

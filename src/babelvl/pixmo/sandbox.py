@@ -143,7 +143,7 @@ def run_sandboxed(argv_or_code: str | Sequence[str], *, workdir: Path | None = N
         require_sandbox()
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="babelvl-sandbox-", dir=workdir) as control_name:
+    with tempfile.TemporaryDirectory(prefix=".babelvl-sandbox-", dir=workdir) as control_name:
         control = Path(control_name)
         if unsafe:
             box = Path(workdir or control / "work").resolve()
@@ -363,8 +363,9 @@ def _run_in(argv_or_code: str | Sequence[str], *, control: Path, unsafe: bool, b
     reason = _reason(timed_out=not finished, returncode=proc.returncode, report=report, stderr=stderr,
                      timeout_s=timeout_s, cpu_s=cpu_limit, memory_mb=memory_mb,
                      bwrap=not unsafe)
-    if reason is None and leftover:
-        reason = f"forbidden: {leftover} process(es) outlived the run (killed)"
+    if leftover:
+        outlived = f"{leftover} process(es) outlived the run (killed)"
+        reason = f"forbidden: {outlived}" if reason is None else f"{reason} (and {outlived})"
     out_bytes = drains["output"].data() if output else None
     if reason is None and out_bytes is not None and (drains["output"].overflow
                                                      or report.get("output_too_large")):
@@ -522,15 +523,20 @@ def _reap_namespace(pid_ns: str, wait_s: float = 2.0) -> int:
 
 
 def _namespace_members(pid_ns: str) -> list[int]:
+    """Live processes in the PID namespace; zombies (dead, waiting for a parent to reap them) are not."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if os.readlink(f"/proc/{entry}/ns/pid") == pid_ns:
-                found.append(int(entry))
-        except OSError:
+            if os.readlink(f"/proc/{entry}/ns/pid") != pid_ns:
+                continue
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                state = handle.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
             continue
+        if state not in (b"Z", b"X"):
+            found.append(int(entry))
     return found
 
 

@@ -504,12 +504,25 @@ def _notes(data: _Data, counts: np.ndarray, n_pairs_apart: int) -> list[str]:
     return notes
 
 
+MEASURES_FOR_LEVEL: dict[str, tuple[str, ...]] = {
+    "nominal": ("percent_agreement", "cohen_kappa", "fleiss_kappa", "gwet_ac1", "krippendorff_alpha_nominal"),
+    "ordinal": ("percent_agreement", "cohen_kappa_linear", "cohen_kappa_quadratic", "krippendorff_alpha_ordinal"),
+    "interval": ("cohen_kappa_quadratic", "krippendorff_alpha_interval"),
+    "ratio": ("krippendorff_alpha_ratio",),
+}
+"""The measures that fit each level of measurement. Nominal kappa, AC1 and percent agreement count a
+1-point difference on a 0-100 scale as a full disagreement, so they are not shown for interval or ratio
+data; quadratic-weighted kappa equals an intraclass correlation there (Fleiss and Cohen 1973)."""
+
+
 def agreement_table(R: Any, *, labels: Sequence[float], level: Level | Sequence[Level] = "ordinal",
-                    draws: int = 1000, seed: int = 0, ci_level: float = 0.95) -> dict[str, Any]:
+                    draws: int = 1000, seed: int = 0, ci_level: float = 0.95,
+                    measures: Sequence[str] | None = None) -> dict[str, Any]:
     """Every measure with its value and bootstrap CI, plus counts and notes on what was left out.
 
     ``level`` picks the Krippendorff alpha level(s) reported. All measures share the same item resamples
-    (same ``seed`` as ``bootstrap_ci``). ``draws=0`` skips the intervals (``ci`` is None).
+    (same ``seed`` as ``bootstrap_ci``). ``draws=0`` skips the intervals (``ci`` is None). ``measures``
+    names the measures to report (e.g. ``MEASURES_FOR_LEVEL[level]``); default: all of them.
     """
     levels = (level,) if isinstance(level, str) else tuple(level)
     for lv in levels:
@@ -517,8 +530,12 @@ def agreement_table(R: Any, *, labels: Sequence[float], level: Level | Sequence[
             raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {lv!r}")
     R = _as_matrix(R)
     data = _prepare(R, labels)
-    names = ["percent_agreement", "cohen_kappa", "cohen_kappa_linear", "cohen_kappa_quadratic", "fleiss_kappa",
-             "gwet_ac1", *(f"krippendorff_alpha_{lv}" for lv in levels)]
+    names = list(measures) if measures is not None else [
+        "percent_agreement", "cohen_kappa", "cohen_kappa_linear", "cohen_kappa_quadratic", "fleiss_kappa",
+        "gwet_ac1", *(f"krippendorff_alpha_{lv}" for lv in levels)]
+    unknown = [n for n in names if n not in FAST_STATISTICS]
+    if unknown:
+        raise ValueError(f"unknown measure(s) {', '.join(unknown)}; known: {', '.join(FAST_STATISTICS)}")
     values = {name: MEASURES[name](R, labels=labels) for name in names}
     replicates = {}
     if draws > 0:

@@ -185,14 +185,15 @@ class _Collector:
     """Annotations and problems of one file, with the (item, annotator) duplicate check."""
 
     def __init__(self, name: str, items: dict[str, SampleItem] | None,
-                 assignments: Sequence[Assignment] | None) -> None:
+                 assignments: Sequence[Assignment] | None,
+                 protocols: Sequence[Protocol] = ()) -> None:
         self.name = name
         self.items = items
         self.assigned = {(a.item_id, a.annotator) for a in assignments} if assignments else None
         self.problems: list[Problem] = []
         self.annotations: list[Annotation] = []
         self.seen: dict[tuple[str, str], str] = {}
-        self.protocols: dict[str, Protocol | None] = {}
+        self.protocols: dict[str, Protocol | None] = {p.name: p for p in protocols}
 
     def problem(self, where: str, field: str | None, reason: str) -> None:
         self.problems.append(Problem(self.name, where, field, reason))
@@ -231,8 +232,10 @@ class _Collector:
         elif known:
             self.seen[key] = where
             if self.assigned is not None and key not in self.assigned:
+                hint = (" (a Label Studio user id: map ids to annotator names with --users)"
+                        if annotation.annotator.startswith("labelstudio:") else "")
                 self.problem(where, "annotator", f"{annotation.annotator} was not assigned "
-                                                 f"{annotation.item_id}")
+                                                 f"{annotation.item_id}{hint}")
         if protocol is not None:
             for reason in protocol.validate(annotation.values,
                                             target_text=item.target_text if item else None):
@@ -601,6 +604,31 @@ def _argilla_values(answers: dict[str, Any], protocol: Protocol, item: SampleIte
     return values
 
 
+# -- annotator names --------------------------------------------------------------------------------
+
+
+def read_users(path: str | Path) -> dict[str, str]:
+    """A ``--users`` file: a JSON object mapping a tool's user identity to an annotator name.
+
+    Keys are what the tool exports: Label Studio's integer ``completed_by`` (as ``"3"`` or
+    ``"labelstudio:3"``) or a user's e-mail; Argilla's ``user_id``. Values are the names the plan's
+    assignments use.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", file=str(path)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not valid UTF-8 JSON ({exc})", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError('expected a JSON object {"<tool user id>": "<annotator name>", ...}', file=str(path))
+    for key, name in data.items():
+        if not isinstance(name, str) or not name.strip():
+            raise InputError("the annotator name must be non-empty text", file=str(path), field=key)
+    return {str(k): v.strip() for k, v in data.items()}
+
+
 # -- annotations.jsonl -----------------------------------------------------------------------------
 
 
@@ -623,8 +651,13 @@ def write_annotations(path: str | Path, annotations: Sequence[Annotation], *,
     return len(checked)
 
 
-def read_annotations(path: str | Path, *, items: ItemsArg | None = None) -> list[Annotation]:
+def read_annotations(path: str | Path, *, items: ItemsArg | None = None,
+                     protocols: Sequence[Protocol] = ()) -> list[Annotation]:
     """Read an annotations JSONL file with the same checks as :func:`write_annotations`.
+
+    Each annotation is checked against the protocol it names: one of ``protocols`` (e.g. a YAML
+    file the user passed by path, or the one an app project stored), else the protocol of that
+    name found by :func:`~babelvl.quality.protocols.load_protocol`.
 
     A torn *last* line (a crash while appending) is skipped with a warning; a bad line anywhere
     else is a problem.
@@ -634,7 +667,7 @@ def read_annotations(path: str | Path, *, items: ItemsArg | None = None) -> list
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read annotations ({exc})", file=str(path)) from None
-    out = _Collector(path.name, _by_id(items) if items is not None else None, None)
+    out = _Collector(path.name, _by_id(items) if items is not None else None, None, protocols)
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     for index, line in enumerate(lines):
         where = f"line {index + 1}"

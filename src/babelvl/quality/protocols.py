@@ -14,6 +14,7 @@ protocol's ``kind`` (esa, mqm, likert, postedit); everything else comes from the
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -103,7 +104,13 @@ class Protocol:
     weight_overrides: tuple[WeightOverride, ...] = ()
     score_options: dict[str, Any] = field(default_factory=dict)
     """The YAML ``score`` mapping: parameters of the kind's scoring rule."""
-    source: str = ""
+    source: str = field(default="", compare=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The mapping the protocol was read from (JSON-able): what the app stores with a project."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The protocol as plain data; :func:`protocol_from_mapping` reads it back unchanged."""
+        return json.loads(json.dumps(self.raw))
 
     # -- convenience views --------------------------------------------------------------------
 
@@ -139,23 +146,27 @@ class Protocol:
         ``target_text`` (the translation as annotated, without the missing token) lets span
         offsets be checked against its length.
         """
+        return [reason for _, reason in self.problems(values, target_text=target_text)]
+
+    def problems(self, values: Any, *, target_text: str | None = None) -> list[tuple[str, str]]:
+        """:meth:`validate` as (answer key, reason) pairs, so a form can point at its field."""
         if not isinstance(values, Mapping):
-            return [f"answers must be a JSON object, not {type(values).__name__}"]
-        problems: list[str] = []
+            return [("", f"answers must be a JSON object, not {type(values).__name__}")]
+        problems: list[tuple[str, str]] = []
         allowed = self.answer_keys()
         for key in values:
             if key not in allowed:
-                problems.append(f"unknown answer '{key}' (protocol '{self.name}' has: "
-                                f"{', '.join(allowed)})")
+                problems.append((str(key), f"unknown answer '{key}' (protocol '{self.name}' has: "
+                                           f"{', '.join(allowed)})"))
         for scale in self.scales:
-            problems += _check_scale(scale, values.get(scale.name))
+            problems += [(scale.name, r) for r in _check_scale(scale, values.get(scale.name))]
         for text_field in self.fields:
             value = values.get(text_field.name)
             if value is None or (isinstance(value, str) and not value.strip()):
                 if text_field.required:
-                    problems.append(f"'{text_field.name}' is required")
+                    problems.append((text_field.name, f"'{text_field.name}' is required"))
             elif not isinstance(value, str):
-                problems.append(f"'{text_field.name}' must be text")
+                problems.append((text_field.name, f"'{text_field.name}' must be text"))
         if self.spans:
             problems += _check_spans(self.spans, values.get(self.spans.key), target_text)
         return problems
@@ -208,34 +219,35 @@ def _check_scale(scale: Scale, value: Any) -> list[str]:
     return []
 
 
-def _check_spans(spans: Spans, value: Any, target_text: str | None) -> list[str]:
+def _check_spans(spans: Spans, value: Any, target_text: str | None) -> list[tuple[str, str]]:
     key = spans.key
     if value is None:
-        return [f"'{key}' is required (an empty list means no errors)"] if spans.required else []
+        return [(key, f"'{key}' is required (an empty list means no errors)")] if spans.required else []
     if not isinstance(value, list):
-        return [f"'{key}' must be a list of spans"]
-    problems: list[str] = []
+        return [(key, f"'{key}' must be a list of spans")]
+    problems: list[tuple[str, str]] = []
     for i, span in enumerate(value):
         where = f"{key}[{i}]"
         if not isinstance(span, Mapping):
-            problems.append(f"{where} must be an object")
+            problems.append((where, f"{where} must be an object"))
             continue
         unknown = [k for k in span if k not in SPAN_KEYS]
         if unknown:
-            problems.append(f"{where} has unknown key(s) {', '.join(unknown)} "
-                            f"(allowed: {', '.join(SPAN_KEYS)})")
+            problems.append((where, f"{where} has unknown key(s) {', '.join(unknown)} "
+                                    f"(allowed: {', '.join(SPAN_KEYS)})"))
         severity = span.get("severity")
         if severity not in spans.severities:
-            problems.append(f"{where}: unknown severity {severity!r} "
-                            f"(one of {', '.join(spans.severities)})")
+            problems.append((where, f"{where}: unknown severity {severity!r} "
+                                    f"(one of {', '.join(spans.severities)})"))
         category = span.get("category")
         if spans.categories:
             if category not in spans.categories:
-                problems.append(f"{where}: unknown category {category!r} "
-                                f"(one of {', '.join(spans.categories)})")
+                problems.append((where, f"{where}: unknown category {category!r} "
+                                        f"(one of {', '.join(spans.categories)})"))
         elif category is not None:
-            problems.append(f"{where}: this protocol has no categories, got {category!r}")
-        problems += _check_offsets(where, span.get("start"), span.get("end"), target_text)
+            problems.append((where, f"{where}: this protocol has no categories, got {category!r}"))
+        problems += [(where, r) for r in _check_offsets(where, span.get("start"), span.get("end"),
+                                                        target_text)]
     return problems
 
 
@@ -353,8 +365,17 @@ def load_protocol_file(path: str | Path) -> Protocol:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise InputError(f"cannot read protocol: {exc}", file=file) from None
+    return protocol_from_mapping(raw, file=file)
+
+
+def protocol_from_mapping(raw: Any, *, file: str = "<protocol>") -> Protocol:
+    """Check and build a protocol from its mapping (a parsed YAML file, or what a project stored).
+
+    ``file`` names where the mapping came from in error messages.
+    """
     if not isinstance(raw, dict):
         raise InputError("a protocol must be a YAML mapping", file=file)
+    raw = _jsonable(raw, file)
 
     def fail(key: str, reason: str) -> InputError:
         return InputError(reason, file=file, field=key)
@@ -390,7 +411,17 @@ def load_protocol_file(path: str | Path) -> Protocol:
                     reference=_text(raw.get("reference")),
                     instructions=_text(raw.get("instructions")), scales=scales, fields=fields,
                     spans=spans, weights=weights, weight_overrides=overrides, score_options=score,
-                    source=file)
+                    source=file, raw=raw)
+
+
+def _jsonable(raw: dict[str, Any], file: str) -> dict[str, Any]:
+    """The mapping with YAML's number keys (anchors) as JSON has them, so a stored copy reads back
+    the same; anchors keys are turned back into numbers by :func:`_read_scale`."""
+    try:
+        return json.loads(json.dumps(raw, ensure_ascii=False))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"a protocol holds only text, numbers, lists and mappings ({exc})",
+                         file=file) from None
 
 
 Fail = Callable[[str, str], InputError]
@@ -435,12 +466,28 @@ def _read_scale(entry: Any, i: int, fail: Fail) -> Scale:
     anchors = entry.get("anchors") or {}
     if not isinstance(anchors, dict):
         raise fail(f"{where}.anchors", "must map values to labels")
-    for value in anchors:
-        if not _is_number(value) or not low <= value <= high:
-            raise fail(f"{where}.anchors", f"anchor {value!r} is not a value of the scale {low}-{high}")
+    numbered: dict[float, str] = {}
+    for key, label in anchors.items():
+        value = _as_number(key)
+        if value is None or not low <= value <= high:
+            shown = repr(key) if value is None else _tidy(value)
+            raise fail(f"{where}.anchors", f"anchor {shown} is not a value of the scale {low}-{high}")
+        numbered[_tidy(value)] = _text(label)
     return Scale(name=name, min=low, max=high, step=step, required=bool(entry.get("required", True)),
-                 widget=widget, description=_text(entry.get("description")),
-                 anchors={_tidy(k): _text(v) for k, v in anchors.items()})
+                 widget=widget, description=_text(entry.get("description")), anchors=numbered)
+
+
+def _as_number(key: Any) -> float | None:
+    """An anchor's value: a YAML number, or the same number as a JSON object key ("33")."""
+    if _is_number(key):
+        return key
+    if isinstance(key, str):
+        try:
+            value = float(key)
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+    return None
 
 
 def _read_field(entry: Any, i: int, fail: Fail) -> TextField:

@@ -27,13 +27,14 @@ WORDS = {
 _PROMPT = re.compile(r"(?:English): (?:<source>)?(?P<text>.*?)(?:</source>)?\n(?P<target>[A-Za-z]+):\s*$", re.S)
 
 
-def toy_translate(prompt: str, images: list[bytes]) -> str:
+def toy_translate(prompt: str, images: list[bytes], *, words: dict[str, dict[str, str]] | None = None) -> str:
+    """Answer a translation prompt word by word from ``words`` (default :data:`WORDS`), by target language name."""
     match = _PROMPT.search(prompt)
     if match is None:
         return "?"
     text, target = match.group("text"), match.group("target")
     strict = "<source>" in prompt
-    table = WORDS.get(target, {})
+    table = (WORDS if words is None else words).get(target, {})
 
     def word(m: re.Match[str]) -> str:
         w = m.group(0)

@@ -5,9 +5,11 @@ How a mixture is drawn (all deterministic for a seed):
 1. Every source's share and, within a source, every language's share make one *cell* share:
    ``source.share * language_shares[lang] / sum(language_shares over the source's languages)``
    (each language shares equally when ``language_shares`` is None). Shares must sum to 1.
-2. Examples whose image sha256 is in ``eval_images`` are handled by ``on_leak``: ``"drop"`` (default)
-   removes them before drawing and reports the count per source/language in the manifest, so budgets
-   stay matched; ``"refuse"`` raises :class:`InputError` listing them.
+2. Examples whose image is an evaluation image (``eval_images``: same sha256, or perceptually the same,
+   i.e. resized, re-encoded or slightly cropped; see :mod:`babelvl.train.leaks`) are handled by ``on_leak``:
+   ``"drop"`` (default) removes them before drawing, reports the count per source/language in the
+   manifest and lists each in ``leaks.jsonl`` (example, how it matched, evaluation image, distance), so
+   budgets stay matched; ``"refuse"`` raises :class:`InputError` listing them.
 3. ``validation_size`` examples are drawn first, spread over the cells like the budget; every example
    (any language, any source) showing one of their images is then removed from the training pool,
    so no image is in both splits. (Translations share images: a held-out image is held out in every
@@ -38,6 +40,7 @@ from typing import Any
 
 from babelvl.errors import InputError
 from babelvl.train.conversations import Example, image_folders, load_examples, sha256_bytes
+from babelvl.train.leaks import PHASH_THRESHOLD, EvalImageIndex, Leak, eval_image_index
 
 BUDGET_UNITS = ("examples", "tokens")
 LEAK_POLICIES = ("drop", "refuse")
@@ -119,6 +122,10 @@ class Manifest:
     eval_images: int
     on_leak: str
     files: dict[str, str] = field(default_factory=dict)
+    leaked_by: dict[str, int] = field(default_factory=dict)
+    """Evaluation-image matches by kind: ``sha256`` (same bytes), ``phash`` (re-encoded, resized, cropped)."""
+    leak_threshold: int | None = None
+    """Largest pHash distance (of 64 bits) counted as the same image."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,33 +136,9 @@ def estimate_tokens(messages: Iterable[dict[str, str]]) -> int:
     return sum(math.ceil(len(m["content"]) / 4) for m in messages)
 
 
-def eval_image_hashes(benchmark_sources: Iterable[Any]) -> set[str]:
-    """sha256 of every image in the given benchmarks (paths/Hub ids, or ``ResolvedSource`` tuples)."""
-    from babelvl.data.loading import load_rows
-
-    hashes: set[str] = set()
-    for source in benchmark_sources:
-        if isinstance(source, (str, Path)):
-            rows = load_rows(str(source))
-        else:
-            rows = load_rows(source[0], config=source[1], split=source[2])
-        for row in rows:
-            for value in row.values():
-                for image in value if isinstance(value, list) else [value]:
-                    data = _image_data(image)
-                    if data is not None:
-                        hashes.add(sha256_bytes(data))
-    return hashes
-
-
-def _image_data(value: Any) -> bytes | None:
-    if not isinstance(value, dict) or set(value) != {"bytes", "path"}:
-        return None
-    if value["bytes"]:
-        return value["bytes"]
-    if value["path"] and Path(value["path"]).is_file():
-        return Path(value["path"]).read_bytes()
-    return None
+def eval_image_hashes(benchmark_sources: Iterable[Any], *, threshold: int = PHASH_THRESHOLD) -> EvalImageIndex:
+    """The images of the given benchmarks (paths/Hub ids, or ``ResolvedSource`` tuples), by sha256 and pHash."""
+    return eval_image_index(benchmark_sources, threshold=threshold)
 
 
 # --- drawing ---------------------------------------------------------------------------------------------
@@ -249,13 +232,14 @@ def _take_tokens(pool: list[Example], target: int) -> tuple[list[Example], int]:
 
 def build_mixture(sources: list[MixSource], *, budget: int, budget_unit: str = "examples",
                   language_shares: dict[str, float] | None = None, seed: int = 0,
-                  eval_images: set[str] | None = None, out_dir: str | Path,
+                  eval_images: EvalImageIndex | set[str] | None = None, out_dir: str | Path,
                   on_leak: str = "drop", validation_size: int = 0) -> Manifest:
     """Draw, check and write a mixture (module docstring); returns its manifest."""
     from babelvl import __version__
 
     _check_inputs(sources, budget, budget_unit, language_shares, on_leak, validation_size)
-    eval_images = eval_images or set()
+    if not isinstance(eval_images, EvalImageIndex):  # a plain set of sha256: exact matches only
+        eval_images = EvalImageIndex(sha256=set(eval_images or ()))
     shares = cell_shares(sources, language_shares)
     pools: dict[tuple[str, str], list[Example]] = {}
     for s in sources:
@@ -267,12 +251,14 @@ def build_mixture(sources: list[MixSource], *, budget: int, budget_unit: str = "
             e.source = s.key
     _fill_hashes(pools)
 
-    leaked = {k: [e for e in pool if e.image_sha256 in eval_images] for k, pool in pools.items()}
+    matches = _find_leaks(pools, eval_images)
+    leaked = {k: [e for e in pool if e.image_sha256 in matches] for k, pool in pools.items()}
     if on_leak == "refuse" and any(leaked.values()):
-        first = [f"{k[0]}/{k[1]}: {e.id} ({e.image_sha256[:12]})" for k, es in leaked.items() for e in es][:5]
+        first = [f"{k[0]}/{k[1]}: {e.id} ({e.image_sha256[:12]}, {matches[e.image_sha256].how})"
+                 for k, es in leaked.items() for e in es][:5]
         raise InputError(f"{sum(map(len, leaked.values()))} training example(s) show an evaluation image; first: "
                          + "; ".join(first))
-    pools = {k: [e for e in pool if e.image_sha256 not in eval_images] for k, pool in pools.items()}
+    pools = {k: [e for e in pool if e.image_sha256 not in matches] for k, pool in pools.items()}
 
     validation: dict[tuple[str, str], list[Example]] = {}
     if validation_size:
@@ -288,6 +274,14 @@ def build_mixture(sources: list[MixSource], *, budget: int, budget_unit: str = "
 
     out = Path(out_dir)
     files = {"train": "train.jsonl", "manifest": "manifest.json"}
+    out.mkdir(parents=True, exist_ok=True)
+    if any(leaked.values()):
+        files["leaks"] = "leaks.jsonl"
+        with (out / "leaks.jsonl").open("w", encoding="utf-8") as fh:
+            for (src, _), es in leaked.items():
+                for e in es:
+                    fh.write(json.dumps({"id": f"{src}/{e.id}", "image_ref": e.image_ref,
+                                         "image_sha256": e.image_sha256, **asdict(matches[e.image_sha256])}) + "\n")
     image_names = _write_images(out, [e for es in list(train.values()) + list(validation.values()) for e in es])
     _write_jsonl(out / "train.jsonl", train, image_names)
     if validation:
@@ -310,10 +304,30 @@ def build_mixture(sources: list[MixSource], *, budget: int, budget_unit: str = "
         validation_counts=per_cell({k: len(validation.get(k, [])) for k in train}),
         leaked=per_cell({k: len(v) for k, v in leaked.items()}), held_for_validation=per_cell(held),
         total_examples=sum(len(es) for es in train.values()), total_tokens=sum(tokens.values()),
-        images=len(image_names), eval_images=len(eval_images), on_leak=on_leak, files=files)
+        images=len(image_names), eval_images=len(eval_images), on_leak=on_leak, files=files,
+        leaked_by={how: sum(1 for es in leaked.values() for e in es if matches[e.image_sha256].how == how)
+                   for how in ("sha256", "phash")},
+        leak_threshold=eval_images.threshold if eval_images.perceptual else None)
     (out / "manifest.json").write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n",
                                        encoding="utf-8")
     return manifest
+
+
+def _find_leaks(pools: dict[tuple[str, str], list[Example]], index: EvalImageIndex) -> dict[str, Leak]:
+    """Training image sha256 -> its match among the evaluation images (each distinct image checked once)."""
+    if not len(index):
+        return {}
+    found: dict[str, Leak] = {}
+    seen: set[str] = set()
+    for pool in pools.values():
+        for e in pool:
+            if e.image_sha256 in seen:
+                continue
+            seen.add(e.image_sha256)
+            leak = index.match(e.read_image(), e.image_sha256)
+            if leak is not None:
+                found[e.image_sha256] = leak
+    return found
 
 
 def _fill_hashes(pools: dict[tuple[str, str], list[Example]]) -> None:
@@ -395,4 +409,16 @@ def read_mixture(folder: str | Path, split: str = "train") -> list[dict[str, Any
     path = Path(folder) / f"{split}.jsonl"
     if not path.is_file():
         raise InputError(f"no {split}.jsonl (is this a mixture folder written by build_mixture?)", file=str(path))
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"line {number}: not valid JSON ({exc.msg}); rebuild the mixture with babelvl mix",
+                             file=str(path)) from None
+        if not isinstance(record, dict):
+            raise InputError(f"line {number}: not a JSON object", file=str(path))
+        records.append(record)
+    return records

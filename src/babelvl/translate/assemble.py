@@ -41,8 +41,10 @@ def _field_value(fp: FieldPlan, translations: dict[str, SegmentTranslation], suf
 
 def _answer_word(value: Any, source: LanguagePack, target: LanguagePack) -> tuple[Any, str | None]:
     """Map a yes/no word to the target pack's canonical word, keeping its case style."""
-    if not isinstance(value, str) or not value.strip():
+    if value is None or (isinstance(value, str) and not value.strip()):
         return value, "answer word missing: kept as is"
+    if not isinstance(value, str):
+        return value, f"answer {value!r} is not text (a yes/no word was expected): kept as is"
     word = value.strip()
     folded = word.casefold()
     if folded in (w.casefold() for w in source.yes):

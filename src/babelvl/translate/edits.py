@@ -142,6 +142,9 @@ class EditStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        from babelvl.io.files import check_sqlite_path
+
+        check_sqlite_path(self.path, flag="edit store")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves so apply() is one transaction.
         self._db = sqlite3.connect(self.path, isolation_level=None)

@@ -26,9 +26,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
-from babelvl.data.loading import load_rows
+from babelvl.data.loading import load_rows, require_columns, require_named_columns
 from babelvl.errors import InputError
-from babelvl.io.files import remove_stale_temporaries, write_atomic, write_json_atomic
+from babelvl.io.files import local_path_or_none, remove_stale_temporaries, run_file_path, write_atomic, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import LanguagePack, load_language
 from babelvl.models import ResponseCache
@@ -75,9 +75,8 @@ class TranslateSpec:
         moved folder rebuilds itself (``postedit import``), never the folder it was copied from."""
         d = asdict(self)
         d["out_dir"] = "."
-        d["cache_path"] = _relative_to(self.cache_path, self.out_dir) if self.cache_path else None
-        local = Path(self.data_path or self.data).expanduser()
-        d["data_path"] = str(local.resolve()) if local.exists() else None
+        d["cache_path"] = run_file_path(self.cache_path, self.out_dir) if self.cache_path else None
+        d["data_path"] = local_path_or_none(self.data_path or self.data)
         return d
 
     @classmethod
@@ -89,15 +88,6 @@ class TranslateSpec:
         cache = data.get("cache_path")
         data["cache_path"] = (base / cache if not Path(cache).is_absolute() else Path(cache)) if cache else None
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-
-def _relative_to(path: Path, folder: Path) -> str:
-    """``path`` relative to ``folder`` when inside it, else absolute."""
-    path, folder = Path(path).expanduser().resolve(), Path(folder).expanduser().resolve()
-    try:
-        return str(path.relative_to(folder))
-    except ValueError:
-        return str(path)
 
 
 def segments_path(out_dir: Path, language: str) -> Path:
@@ -137,7 +127,7 @@ def _structure_problems(spec: TranslateSpec, rows: Any, language: str) -> list[d
 def _structure_problems_once(spec: TranslateSpec, rows: Any, out: Path) -> list[dict[str, Any]]:
     """:func:`_structure_problems` of the source, stored next to the output for a local source file that has
     not changed since (it decodes every image, the largest cost of a re-run that is otherwise cached)."""
-    source = Path(spec.data)
+    source = Path(spec.data_path or spec.data).expanduser()
     if not source.is_file():
         return _structure_problems(spec, rows, spec.source_language)
     stat = source.stat()
@@ -239,6 +229,16 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     write_json_atomic(out / "translate.json", {"babelvl_version": __version__, **spec.to_json()})
 
     rows, split = _load_source(spec)
+    if spec.benchmark:  # the wrong --benchmark for the data fails before any engine call
+        from babelvl.benchmarks.registry import get_benchmark
+
+        bench = get_benchmark(spec.benchmark)
+        require_columns(rows, bench.required_columns, file=spec.data, benchmark=bench.name)
+    if spec.fields or spec.options_field:  # columns the user named must exist: a typo is not "nothing to do"
+        require_named_columns(rows, [f.strip() for f in (spec.fields or "").split(",") if f.strip()],
+                              file=spec.data, flag="--fields")
+        require_named_columns(rows, [spec.options_field] if spec.options_field else [], file=spec.data,
+                              flag="--options-field")
     cache = ResponseCache(spec.cache_path or out / "cache.sqlite")
     slots = _engines(spec, cache)
     images = _RowImages(rows, spec.data) if spec.ground_images else None

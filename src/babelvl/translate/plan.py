@@ -127,7 +127,8 @@ def build_plan(rows: Any, spec: FieldSpec, source: LanguagePack, *, file: str,
     if not columns:
         raise InputError(f"none of the fields {', '.join(spec.columns_to_translate())} exist in the data",
                          file=file)
-    require_text_columns(rows, columns, file=file)  # an int64 "question" is an error, not a crash
+    # an int64 "question" or options stored as one string are errors, not crashes
+    require_text_columns(rows, columns, file=file, lists=spec.options if len(spec.options) == 1 else ())
     plan = Plan(columns=columns, rows=[])
     values = column_lists(rows, columns)  # text columns only: cheap, images stay on disk
     split_memo: dict[tuple[str, bool], list[Line]] = {}  # benchmarks repeat texts (circular copies, POPE)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from babelvl.languages import LanguagePack
-from babelvl.translate.base import CheckResult, SegmentTranslation, TranslationRequest
+from babelvl.translate.base import CheckResult, SegmentTranslation, TranslationRequest, segment_id
 from babelvl.translate.engines.prompts import clean_output, parse_unit_answer
 from babelvl.translate.placeholders import unmask
 from babelvl.translate.plan import Plan, Unit
@@ -227,7 +227,8 @@ def _never_answered(plan: Plan, sid: str, language: str, slot: EngineSlot) -> Se
 def _apply_edits(translations: dict[str, SegmentTranslation], edits: Any, checker: Any, plan: Plan,
                  target: LanguagePack) -> None:
     for sid, translation in translations.items():
-        edit = edits.get(sid, target.code)
+        # an edit made before units existed is keyed by the text alone: it applies wherever that text is
+        edit = edits.get(sid, target.code) or edits.get(segment_id(translation.source), target.code)
         if edit is not None and edit.text != translation.target:
             translation.machine_target = translation.target
             translation.target = edit.text

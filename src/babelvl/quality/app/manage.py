@@ -12,7 +12,7 @@ from babelvl.quality.schema import Annotation
 from . import auth
 from .db import init_db, open_store, to_annotation
 from .imports import ImportBatch, attach_images, check_batch, parse_upload
-from .protocol_forms import builtin_protocol, protocol_from_dict
+from .protocol_forms import resolve_protocol
 
 
 def create_user(db_path: str | Path, name: str, password: str, role: str = "annotator") -> None:
@@ -67,11 +67,12 @@ def ensure_admin(db_path: str | Path, name: str, password: str | None) -> str:
     return outcome
 
 
-def create_project(db_path: str | Path, name: str, protocol: str | dict[str, Any]) -> None:
-    """A project under a built-in protocol name or a protocol dict (as loaded from YAML)."""
+def create_project(db_path: str | Path, name: str, protocol: str | Path | dict[str, Any]) -> None:
+    """A project under a protocol name (shipped or in ``BABELVL_PROTOCOL_PATH``), a protocol YAML
+    path, or a protocol mapping; the project stores the protocol's whole definition."""
     if not auth.NAME_RE.match(name):
         raise InputError("project names use letters, digits, '.', '_' and '-'", field="name")
-    proto = builtin_protocol(protocol) if isinstance(protocol, str) else protocol_from_dict(protocol)
+    proto = resolve_protocol(protocol)
     init_db(db_path)
     with open_store(db_path) as store:
         try:

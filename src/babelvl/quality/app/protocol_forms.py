@@ -1,233 +1,138 @@
-"""Protocol definitions as plain dicts, and validation of what an annotator submits against them.
+"""The app's side of a protocol: which protocol a project uses, how its form looks, and how a
+submitted form becomes the ``values`` of an :class:`~babelvl.quality.schema.Annotation`.
 
-The app stores a project's protocol as the dict it was created from, so the YAML loader of
-``babelvl.quality.protocols`` can feed :func:`protocol_from_dict` directly. The accepted shape is
-deliberately lenient (lists or dicts for labels, severities and categories) and normalised here.
+There is one definition of a protocol: the YAML file read by :mod:`babelvl.quality.protocols`
+(shipped, in a folder of ``BABELVL_PROTOCOL_PATH``, or pasted by an admin). A project stores that
+file's mapping, so the form the annotator sees, the check of what they submit, the exports and
+the analysis all read the same scales, severities, categories, definitions and missing token.
+This module only adds what a web form needs on top: parsing form text into numbers and span
+lists, and grouping the protocol's answers into widgets.
 
-Submitted values (the ``values`` of an :class:`~babelvl.quality.schema.Annotation`):
-
-- esa: ``{"score": 72, "spans": [{"start": 3, "end": 9, "severity": "major", "text": "..."}]}``
-- mqm: ``{"errors": [{"start": 3, "end": 9, "category": "accuracy/mistranslation",
-  "severity": "minor", "text": "..."}]}``
-- likert: ``{"adequacy": 4, "fluency": 5}``
-- postedit: ``{"post_edit": "..."}``
-
-Each may also carry ``"comment"``. Span offsets are Python string (code point) offsets into the
-translation.
+Submitted form fields: each scale under its name (a number), each text field under its name, and
+the spans under ``spans.key`` as the JSON list the page's script collects
+(``[{"start", "end", "severity", "category"?, "note"?}]``, Python code point offsets into the
+translation; a span on the protocol's missing token has ``start``/``end`` null).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from babelvl.errors import InputError
+from babelvl.quality.protocols import (Protocol, Scale, list_protocols, load_protocol,
+                                       protocol_from_mapping)
 
-KINDS = ("esa", "mqm", "likert", "postedit")
 MAX_TEXT = 20_000
 """Longest post-edit or comment accepted, in characters: a bound on what one form can store."""
 MAX_SPANS = 200
+SLIDER_STEPS = 11
+"""A scale with more points than this is a slider with a number box (ESA's 0-100); fewer: choices."""
+RESERVED = {"csrf_token", "served", "client_seconds"}
+"""Form fields the app itself uses; no protocol answer may take these names."""
 
 
 class ProtocolError(InputError):
-    """A protocol dict that cannot be turned into a form."""
+    """A protocol that cannot be used for a project."""
 
 
 class FieldError(InputError):
-    """A submitted value that does not fit the protocol; ``field`` names the form field."""
+    """A submitted form that does not fit the protocol; ``field`` names the first bad field and
+    ``problems`` lists every (field, reason)."""
+
+    def __init__(self, reason: str, *, field: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(reason, field=field)
+        self.problems = problems or [(field, reason)]
 
 
-@dataclass(frozen=True)
-class Scale:
-    """An integer scale with optional labels on some of its points (anchors)."""
-
-    name: str
-    min: int
-    max: int
-    labels: dict[int, str] = field(default_factory=dict)
-
-    @property
-    def points(self) -> list[int]:
-        return list(range(self.min, self.max + 1))
+def available_protocols() -> list[str]:
+    """Names an admin can pick: ``BABELVL_PROTOCOL_PATH`` folders first, then the shipped ones."""
+    return list_protocols()
 
 
-@dataclass(frozen=True)
-class Protocol:
-    """A normalised protocol: everything the form and the validator need."""
-
-    name: str
-    kind: str
-    description: str = ""
-    score: Scale | None = None
-    """ESA's overall score (0-100 with anchors)."""
-    severities: tuple[str, ...] = ()
-    """ESA and MQM span severities, mildest first."""
-    categories: tuple[str, ...] = ()
-    """MQM error categories ("accuracy/mistranslation")."""
-    scales: tuple[Scale, ...] = ()
-    """Likert scales (adequacy, fluency)."""
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The dict this protocol was built from (what a project stores)."""
-        return dict(self.raw)
+def resolve_protocol(protocol: str | Path | Mapping[str, Any] | Protocol) -> Protocol:
+    """A protocol by name or YAML path (as the CLI takes it), or a parsed mapping (pasted text)."""
+    if isinstance(protocol, Protocol):
+        result = protocol
+    else:
+        try:
+            result = (protocol_from_mapping(dict(protocol), file="pasted protocol")
+                      if isinstance(protocol, Mapping) else load_protocol(protocol))
+        except InputError as exc:
+            raise ProtocolError(str(exc)) from None
+    clash = sorted(RESERVED & set(result.answer_keys()))
+    if clash:
+        raise ProtocolError(f"protocol '{result.name}' uses answer name(s) the app reserves: "
+                            f"{', '.join(clash)}")
+    return result
 
 
-BUILTIN_PROTOCOLS: dict[str, dict[str, Any]] = {
-    "esa": {
-        "name": "esa", "kind": "esa",
-        "description": "Error Span Annotation: mark error spans in the translation, then give a 0-100 score.",
-        "score": {"min": 0, "max": 100, "anchors": {
-            0: "No meaning preserved", 33: "Some meaning preserved",
-            66: "Most meaning preserved, few grammar mistakes", 100: "Perfect meaning and grammar"}},
-        "severities": ["minor", "major"],
-    },
-    "mqm": {
-        "name": "mqm", "kind": "mqm",
-        "description": "MQM: mark each error span with a category and a severity.",
-        "severities": ["minor", "major", "critical"],
-        "categories": {
-            "accuracy": ["mistranslation", "omission", "addition", "untranslated"],
-            "fluency": ["grammar", "spelling", "punctuation", "register"],
-            "terminology": ["inconsistent", "wrong term"],
-            "style": ["awkward"],
-            "other": [],
-        },
-    },
-    "likert": {
-        "name": "likert", "kind": "likert",
-        "description": "Rate adequacy and fluency from 1 to 5.",
-        "scales": [
-            {"name": "adequacy", "min": 1, "max": 5,
-             "labels": ["None", "Little meaning", "Much meaning", "Most meaning", "All meaning"]},
-            {"name": "fluency", "min": 1, "max": 5,
-             "labels": ["Incomprehensible", "Disfluent", "Non-native", "Good", "Flawless"]},
-        ],
-    },
-    "postedit": {
-        "name": "postedit", "kind": "postedit",
-        "description": "Correct the translation with as few edits as possible.",
-    },
-}
-
-
-def builtin_protocol(name: str) -> Protocol:
-    if name not in BUILTIN_PROTOCOLS:
-        raise ProtocolError(f"unknown protocol {name!r}; built in: {', '.join(BUILTIN_PROTOCOLS)}")
-    return protocol_from_dict(BUILTIN_PROTOCOLS[name])
-
-
-def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ProtocolError(f"{where}: expected an integer, got {value!r}")
+def project_protocol(stored: Mapping[str, Any]) -> Protocol:
+    """The protocol a project stored (the YAML mapping, as JSON)."""
     try:
-        return int(value)
-    except ValueError:
-        raise ProtocolError(f"{where}: expected an integer, got {value!r}") from None
+        return protocol_from_mapping(dict(stored), file="the project's protocol")
+    except InputError:
+        name = stored.get("name")
+        if isinstance(name, str) and name in list_protocols():
+            # Projects created before the app read protocol files stored a short dict of their own;
+            # they were always one of the shipped protocols, so the file of that name stands in.
+            return load_protocol(name)
+        raise
 
 
-def _labels(raw: Any, lo: int, where: str) -> dict[int, str]:
-    """Labels as {value: text} or as a list starting at the scale's minimum."""
-    if raw is None:
-        return {}
-    if isinstance(raw, list):
-        return {lo + i: str(text) for i, text in enumerate(raw)}
-    if isinstance(raw, dict):
-        return {_int(k, where): str(v) for k, v in raw.items()}
-    raise ProtocolError(f"{where}: labels must be a list or a mapping")
+# --- what the form shows ----------------------------------------------------------------------
+
+def is_slider(scale: Scale) -> bool:
+    return len(scale.values()) > SLIDER_STEPS
 
 
-def _scale(raw: Any, name: str, where: str) -> Scale:
-    if not isinstance(raw, dict):
-        raise ProtocolError(f"{where}: expected a mapping with min and max")
-    lo, hi = _int(raw.get("min"), f"{where}.min"), _int(raw.get("max"), f"{where}.max")
-    if lo >= hi:
-        raise ProtocolError(f"{where}: min must be below max")
-    labels = _labels(raw.get("labels", raw.get("anchors")), lo, f"{where}.labels")
-    outside = [v for v in labels if not lo <= v <= hi]
-    if outside:
-        raise ProtocolError(f"{where}: labels outside {lo}..{hi}: {outside}")
-    return Scale(str(raw.get("name", name)), lo, hi, dict(sorted(labels.items())))
+@dataclass(frozen=True)
+class Anchor:
+    value: float
+    label: str
+    at: float
+    """Position on the slider track, 0 (min) to 1 (max)."""
 
 
-def _names(raw: Any, where: str) -> tuple[str, ...]:
-    """Severities or categories: a list of names, of {name: ...} dicts, or a mapping name -> anything."""
-    if raw is None:
-        return ()
-    if isinstance(raw, dict):
-        return tuple(str(k) for k in raw)
-    if isinstance(raw, list):
-        return tuple(str(x["name"]) if isinstance(x, dict) else str(x) for x in raw)
-    raise ProtocolError(f"{where}: expected a list or a mapping")
+def anchors_of(scale: Scale) -> list[Anchor]:
+    width = scale.max - scale.min
+    return [Anchor(value, label, (value - scale.min) / width)
+            for value, label in sorted(scale.anchors.items())]
 
 
-def _categories(raw: Any) -> tuple[str, ...]:
-    """MQM categories, flattening {parent: [child, ...]} into "parent/child"."""
-    if isinstance(raw, dict):
-        out: list[str] = []
-        for parent, children in raw.items():
-            kids = _names(children, f"categories.{parent}") if children else ()
-            out.extend([f"{parent}/{kid}" for kid in kids] or [str(parent)])
-        return tuple(out)
-    if isinstance(raw, list) and any(isinstance(x, dict) and "subcategories" in x for x in raw):
-        return _categories({x["name"]: x.get("subcategories") for x in raw})
-    return _names(raw, "categories")
+def shown_target(protocol: Protocol, target: str) -> str:
+    """The translation as the annotator sees it: with the missing token after it, if any
+    (the same text the Label Studio and Argilla exports show)."""
+    token = protocol.spans.missing_token if protocol.spans else None
+    return f"{target} {token}" if token else target
 
 
-def protocol_from_dict(raw: Mapping[str, Any]) -> Protocol:
-    """Normalise and check a protocol dict; raises :class:`ProtocolError` naming the bad key."""
-    if not isinstance(raw, Mapping):
-        raise ProtocolError("a protocol must be a mapping")
-    name, kind = str(raw.get("name") or ""), str(raw.get("kind") or raw.get("name") or "")
-    if not name:
-        raise ProtocolError("missing 'name'")
-    if kind not in KINDS:
-        raise ProtocolError(f"'kind' must be one of {', '.join(KINDS)}, got {kind!r}")
-    common = {"name": name, "kind": kind, "description": str(raw.get("description", "")),
-              "raw": json.loads(json.dumps(raw, default=str))}
-    if kind == "esa":
-        score = _scale(raw.get("score", raw.get("scale", {"min": 0, "max": 100})), "score", "score")
-        severities = _names(raw.get("severities", ["minor", "major"]), "severities")
-        return Protocol(**common, score=score, severities=severities)
-    if kind == "mqm":
-        severities = _names(raw.get("severities", ["minor", "major", "critical"]), "severities")
-        categories = _categories(raw.get("categories"))
-        if not severities or not categories:
-            raise ProtocolError("mqm needs 'severities' and 'categories'")
-        return Protocol(**common, severities=severities, categories=categories)
-    if kind == "likert":
-        scales_raw = raw.get("scales")
-        if isinstance(scales_raw, dict):
-            scales_raw = [{"name": k, **v} for k, v in scales_raw.items()]
-        if not isinstance(scales_raw, list) or not scales_raw:
-            raise ProtocolError("likert needs a non-empty 'scales' list")
-        scales = tuple(_scale(s, f"scale{i}", f"scales[{i}]") for i, s in enumerate(scales_raw))
-        reserved = {"comment", "csrf_token", "served", "client_seconds"}
-        bad = [s.name for s in scales if s.name in reserved or not s.name.isidentifier()]
-        if bad or len({s.name for s in scales}) != len(scales):
-            raise ProtocolError(f"likert scale names must be unique identifiers, not {bad or 'repeated'}")
-        return Protocol(**common, scales=scales)
-    return Protocol(**common)
+# --- reading a submitted form -----------------------------------------------------------------
 
-
-# --- validation of a submitted form -------------------------------------------------------------
-
-def _form_int(form: Mapping[str, Any], name: str, scale: Scale) -> int:
-    raw = str(form.get(name, "") or "").strip()
+def _number(raw: str, name: str) -> int | float | None:
+    raw = raw.strip()
     if not raw:
-        raise FieldError("a value is required", field=name)
+        return None
     try:
-        value = int(raw)
+        value = float(raw.replace(",", "."))
     except ValueError:
-        raise FieldError(f"{raw!r} is not a whole number", field=name) from None
-    if not scale.min <= value <= scale.max:
-        raise FieldError(f"{value} is outside the scale {scale.min}..{scale.max}", field=name)
-    return value
+        raise FieldError(f"{raw!r} is not a number", field=name) from None
+    return int(value) if value.is_integer() else value
 
 
-def _spans(form: Mapping[str, Any], name: str, protocol: Protocol, target: str) -> list[dict[str, Any]]:
-    """Parse the JSON list of spans the page's script collects; offsets must lie in the translation."""
+def _text(form: Mapping[str, Any], name: str) -> str:
+    text = str(form.get(name, "") or "").replace("\r\n", "\n").strip()
+    if len(text) > MAX_TEXT:
+        raise FieldError(f"longer than {MAX_TEXT} characters", field=name)
+    return text
+
+
+def _spans(form: Mapping[str, Any], protocol: Protocol, target: str) -> list[dict[str, Any]]:
+    """The page's JSON span list, cleaned: positions checked, selected text added, sorted."""
+    assert protocol.spans is not None
+    name = protocol.spans.key
     raw = str(form.get(name, "") or "").strip() or "[]"
     try:
         spans = json.loads(raw)
@@ -241,46 +146,41 @@ def _spans(form: Mapping[str, Any], name: str, protocol: Protocol, target: str) 
         if not isinstance(span, dict):
             raise FieldError("each span must be an object", field=where)
         start, end = span.get("start"), span.get("end")
-        if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) \
-                or not 0 <= start < end <= len(target):
+        clean: dict[str, Any] = {k: v for k, v in span.items() if k not in ("text",)}
+        if start is None and end is None:
+            if not protocol.spans.missing_token:
+                raise FieldError("a span needs start and end (this protocol has no missing token)",
+                                 field=where)
+            clean["start"] = clean["end"] = None
+        elif not (type(start) is int and type(end) is int and 0 <= start < end <= len(target)):
             raise FieldError(f"start/end must satisfy 0 <= start < end <= {len(target)}", field=where)
-        severity = span.get("severity")
-        if severity not in protocol.severities:
-            raise FieldError(f"severity must be one of {', '.join(protocol.severities)}", field=where)
-        clean: dict[str, Any] = {"start": start, "end": end, "severity": severity}
-        if protocol.kind == "mqm":
-            category = span.get("category")
-            if category not in protocol.categories:
-                raise FieldError(f"unknown category {category!r}", field=where)
-            clean["category"] = category
-        clean["text"] = target[start:end]
+        else:
+            clean["text"] = target[start:end]
+        if clean.get("note") in ("", None):
+            clean.pop("note", None)
         out.append(clean)
-    return sorted(out, key=lambda s: (s["start"], s["end"]))
-
-
-def _text(form: Mapping[str, Any], name: str, *, required: bool) -> str:
-    text = str(form.get(name, "") or "").replace("\r\n", "\n")
-    if required and not text.strip():
-        raise FieldError("must not be empty", field=name)
-    if len(text) > MAX_TEXT:
-        raise FieldError(f"longer than {MAX_TEXT} characters", field=name)
-    return text
+    return sorted(out, key=lambda s: (s["start"] is None, s["start"] or 0, s["end"] or 0))
 
 
 def validate_submission(protocol: Protocol, form: Mapping[str, Any], target_text: str) -> dict[str, Any]:
-    """Turn submitted form fields into the Annotation ``values``; raises :class:`FieldError`."""
-    values: dict[str, Any]
-    if protocol.kind == "esa":
-        assert protocol.score is not None
-        values = {"score": _form_int(form, "score", protocol.score),
-                  "spans": _spans(form, "spans", protocol, target_text)}
-    elif protocol.kind == "mqm":
-        values = {"errors": _spans(form, "errors", protocol, target_text)}
-    elif protocol.kind == "likert":
-        values = {s.name: _form_int(form, s.name, s) for s in protocol.scales}
-    else:
-        values = {"post_edit": _text(form, "post_edit", required=True)}
-    comment = _text(form, "comment", required=False).strip()
-    if comment:
-        values["comment"] = comment
+    """Turn submitted form fields into the Annotation ``values``; raises :class:`FieldError`.
+
+    Parsing (numbers, JSON) happens here; every rule (required answers, ranges, steps, known
+    severities and categories, offsets) is the protocol's own :meth:`Protocol.problems`.
+    """
+    values: dict[str, Any] = {}
+    for scale in protocol.scales:
+        number = _number(str(form.get(scale.name, "") or ""), scale.name)
+        if number is not None:
+            values[scale.name] = number
+    for text_field in protocol.fields:
+        text = _text(form, text_field.name)
+        if text:
+            values[text_field.name] = text
+    if protocol.spans is not None:
+        values[protocol.spans.key] = _spans(form, protocol, target_text)
+    problems = protocol.problems(values, target_text=target_text)
+    if problems:
+        field, reason = problems[0]
+        raise FieldError(reason, field=field, problems=problems)
     return values

@@ -16,7 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 from . import auth, throttle
 from .db import Project, Store, User, to_annotation
 from .imports import MAX_PROBLEMS, ImportBatch, attach_images, check_batch, parse_upload
-from .protocol_forms import BUILTIN_PROTOCOLS, ProtocolError, protocol_from_dict
+from .protocol_forms import ProtocolError, available_protocols, project_protocol, resolve_protocol
 from .web import Auth, csrf_form, form_text, get_store, render, require_admin
 
 router = APIRouter(prefix="/admin")
@@ -26,7 +26,7 @@ def _dashboard(session: Auth, store: Store, *, error: str | None = None, notice:
                status: int = 200) -> Response:
     projects = [{**dict(row), "protocol": json.loads(row["protocol"]).get("name", "?")} for row in store.projects()]
     return render("admin.html", session, status=status, title="Admin", users=store.users(), projects=projects,
-                  builtin=list(BUILTIN_PROTOCOLS), error=error, notice=notice)
+                  builtin=available_protocols(), error=error, notice=notice)
 
 
 @router.get("")
@@ -97,19 +97,21 @@ def reset_password(name: str, form: FormData = Depends(csrf_form), session: Auth
 
 
 def _protocol_from_form(form: FormData) -> dict:
-    """A built-in protocol by name, or a custom one pasted as YAML/JSON (it wins when given)."""
+    """A protocol by name (shipped or in BABELVL_PROTOCOL_PATH), or a custom one pasted as YAML
+    (it wins when given); what the project stores is the protocol's whole definition."""
     custom = form_text(form, "protocol_text")
     if custom:
         try:
             raw = yaml.safe_load(custom)
         except yaml.YAMLError as exc:
             raise ProtocolError(f"protocol text is not valid YAML/JSON ({exc})") from None
-    else:
-        name = form_text(form, "protocol")
-        if name not in BUILTIN_PROTOCOLS:
-            raise ProtocolError(f"unknown protocol {name!r}")
-        raw = BUILTIN_PROTOCOLS[name]
-    return protocol_from_dict(raw).to_dict()
+        if not isinstance(raw, dict):
+            raise ProtocolError("protocol text must be a YAML mapping (see babelvl/quality/protocols/esa.yaml)")
+        return resolve_protocol(raw).to_dict()
+    name = form_text(form, "protocol")
+    if name not in available_protocols():
+        raise ProtocolError(f"unknown protocol {name!r}")
+    return resolve_protocol(name).to_dict()
 
 
 @router.post("/projects")
@@ -204,6 +206,16 @@ def export(name: str, session: Auth = Depends(require_admin), store: Store = Dep
         store.audit(session.user.name, "export", project=project.name, annotations=len(rows))
     return Response(body, media_type="application/x-ndjson",
                     headers={"Content-Disposition": f'attachment; filename="{project.name}-annotations.jsonl"'})
+
+
+@router.get("/projects/{name}/protocol.yaml")
+def protocol_file(name: str, session: Auth = Depends(require_admin), store: Store = Depends(get_store)) -> Response:
+    """The project's protocol as the YAML file ``annotate agreement/report --protocol`` reads, so the
+    analysis uses exactly the definition the annotators saw."""
+    protocol = project_protocol(_project(store, name).protocol)
+    body = yaml.safe_dump(protocol.to_dict(), allow_unicode=True, sort_keys=False)
+    return Response(body, media_type="application/yaml",
+                    headers={"Content-Disposition": f'attachment; filename="{protocol.name}.yaml"'})
 
 
 @router.get("/projects/{name}/comments")

@@ -19,7 +19,8 @@ from starlette.datastructures import FormData
 from . import auth
 from .db import Project, Store, to_annotation
 from .imports import sniff_image
-from .protocol_forms import FieldError, Protocol, protocol_from_dict, validate_submission
+from .protocol_forms import (FieldError, Protocol, anchors_of, is_slider, project_protocol, shown_target,
+                             validate_submission)
 from .web import Auth, config, csrf_form, form_text, get_store, item_url, render, require_user
 
 router = APIRouter()
@@ -71,13 +72,18 @@ def _item_page(request: Request, session: Auth, store: Store, project: Project, 
         values = json.loads(own["values_json"]) if own else {}
     has_image = item_row["image"] is not None or _image_file(request, item_row) is not None
     served = auth.sign_served(config(request).secret, session.user.id, project.name, item["item_id"])
+    spans_key = protocol.spans.key if protocol.spans else None
+    spans = values.get(spans_key, []) if spans_key else []
     page_data = {"kind": protocol.kind, "target_text": item["target_text"],
-                 "severities": list(protocol.severities), "spans": values.get("spans", values.get("errors", [])),
-                 "scales": [s.name for s in protocol.scales], "has_score": "score" in values}
+                 "shown_text": shown_target(protocol, item["target_text"]),
+                 "severities": list(protocol.severities), "spans": spans,
+                 "sliders": [s.name for s in protocol.scales if is_slider(s)],
+                 "touched": [s.name for s in protocol.scales if s.name in values]}
     nav = _neighbours(store, session, project, item["item_id"])
     return render("item.html", session, status=status, title=f"{project.name} · {item['item_id']}",
                   project=project, item=item, protocol=protocol, values=values, annotation=own, served=served,
-                  has_image=has_image, page_data=page_data, spans_json=json.dumps(page_data["spans"]), error=error,
+                  has_image=has_image, page_data=page_data, spans_json=json.dumps(spans), error=error,
+                  is_slider=is_slider, anchors_of=anchors_of, shown_text=page_data["shown_text"],
                   notice="Saved." if request.query_params.get("saved") and not error else None, **nav)
 
 
@@ -98,7 +104,7 @@ def item_page(request: Request, project_name: str, item_id: str, session: Auth =
               store: Store = Depends(get_store)) -> Response:
     project, row = _assigned_or_404(store, project_name, item_id, session)
     store.page_served(session.user.id, project.id, item_id, time.time())
-    return _item_page(request, session, store, project, row, protocol=protocol_from_dict(project.protocol))
+    return _item_page(request, session, store, project, row, protocol=project_protocol(project.protocol))
 
 
 def _seconds(request: Request, session: Auth, project: Project, item_id: str, form: FormData,
@@ -125,13 +131,14 @@ def _seconds(request: Request, session: Auth, project: Project, item_id: str, fo
 def submit(request: Request, project_name: str, item_id: str, form: FormData = Depends(csrf_form),
            session: Auth = Depends(require_user), store: Store = Depends(get_store)) -> Response:
     project, row = _assigned_or_404(store, project_name, item_id, session)
-    protocol = protocol_from_dict(project.protocol)
+    protocol = project_protocol(project.protocol)
     target = json.loads(row["data"])["target_text"]
     try:
         values = validate_submission(protocol, form, target)
     except FieldError as exc:
         return _item_page(request, session, store, project, row, protocol=protocol, status=400,
-                          error=f"Not saved: field '{exc.field}': {exc.reason}")
+                          error="Not saved: " + "; ".join(f"field '{field}': {reason}"
+                                                          for field, reason in exc.problems))
     seconds, nonce = _seconds(request, session, project, item_id, form, store)
     store.save_annotation(project, item_id, session.user, protocol.name, values, seconds, nonce)
     nav = _neighbours(store, session, project, item_id)

@@ -5,6 +5,7 @@ on what strangers can store) and slowed by growing delays per client address and
 from __future__ import annotations
 
 import math
+import os
 import threading
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -20,8 +21,9 @@ router = APIRouter()
 DEVICE_COOKIE = "babelvl_device"
 MAX_FAILED_LOGIN_ENTRIES = 10_000
 """Failed logins kept in the audit log (the oldest go first): strangers cannot grow it without bound."""
-PASSWORD_CHECKS = threading.BoundedSemaphore(2)
-"""At most two scrypt checks at once, so a login flood cannot take the CPU from annotators."""
+PASSWORD_CHECKS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+"""scrypt checks at once: half the cores, so a login flood from many addresses cannot take all the CPU
+from annotators (each check is ~16 MB and tens of ms of CPU)."""
 WRONG = "Wrong user name or password."
 
 
@@ -53,8 +55,8 @@ def login(request: Request, form: FormData = Depends(login_form), store: Store =
     # Only a well-formed name is ever stored or used as a key; anything else is "-" in the audit log.
     name = raw_name if auth.NAME_RE.match(raw_name) else None
     found = store.user_with_hash(name) if name else None
-    trusted = found is not None and auth.check_device(config(request).secret, found[0].id,
-                                                      request.cookies.get(DEVICE_COOKIE))
+    device = request.cookies.get(DEVICE_COOKIE)
+    trusted = device if found is not None and auth.check_device(config(request).secret, found[0].id, device) else False
     address = throttle.client_address(request.client.host if request.client else None)
     attempt = throttle.Attempt.of(name, address, trusted_device=trusted)
     wait = throttle.begin(store, attempt)

@@ -5,9 +5,12 @@ Three counters slow password guessing; each allows a few free failures, then dou
 
 * ``pair:NAME|ADDR``: one client guessing one name (5 free failures);
 * ``addr:ADDR``: one client spraying across names (20 free);
-* ``name:NAME``: many clients guessing one name (50 free). It does not apply to a browser that
-  holds the user's device cookie (left by an earlier successful login, see
-  :func:`babelvl.quality.app.auth.sign_device`).
+* ``name:NAME``: many clients guessing one name (50 free).
+
+A browser that holds the user's device cookie (left by an earlier successful login there, see
+:func:`babelvl.quality.app.auth.sign_device`) is counted on its own instead (``dev:COOKIE``, 10
+free), so neither a stranger guessing the name nor one sharing the user's address (a NAT, an
+office) slows the user's own browser down.
 
 So a stranger failing on "alice" from one address only slows that address (the pair and address
 counters); reaching the name counter from one address takes hours of doubling waits, and even then
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 
 from .db import Store
 
-FREE_FAILURES = {"pair": 5, "addr": 20, "name": 50}
+FREE_FAILURES = {"pair": 5, "addr": 20, "name": 50, "dev": 10}
 FIRST_DELAY = 1.0
 MAX_DELAY = 15 * 60.0
 FORGET_AFTER = 3600.0
@@ -66,13 +69,14 @@ class Attempt:
     keys: tuple[str, ...]
 
     @classmethod
-    def of(cls, name: str | None, address: str, *, trusted_device: bool) -> "Attempt":
-        """``name`` None for names that could not exist (invalid): only the address counts then."""
+    def of(cls, name: str | None, address: str, *, trusted_device: bool | str) -> "Attempt":
+        """``name`` None for names that could not exist (invalid): only the address counts then.
+        ``trusted_device``: the valid device cookie of that user (or True), counted on its own."""
+        if name and trusted_device:
+            return cls((f"dev:{name}|{str(trusted_device)[-32:]}",))
         keys = [f"addr:{address}"]
         if name:
-            keys.append(f"pair:{name}|{address}")
-            if not trusted_device:
-                keys.append(f"name:{name}")
+            keys += [f"pair:{name}|{address}", f"name:{name}"]
         return cls(tuple(keys))
 
 
@@ -96,7 +100,7 @@ def succeeded(store: Store, attempt: Attempt, now: float | None = None) -> None:
     """A correct password: the client's counters are cleared; the name's takes back this attempt."""
     now = time.time() if now is None else now
     with store.transaction():
-        store.throttle_delete(k for k in attempt.keys if not k.startswith("name:"))
+        store.throttle_delete(k for k in attempt.keys if not k.startswith("name:"))  # client's counters
         for key, row in store.throttle_rows(k for k in attempt.keys if k.startswith("name:")).items():
             failures = max(0, row["failures"] - 1)
             store.throttle_put(key, failures, row["last"], min(row["next_allowed"], now + delay_after("name", failures)))
@@ -105,8 +109,9 @@ def succeeded(store: Store, attempt: Attempt, now: float | None = None) -> None:
 def forget_name(store: Store, name: str) -> None:
     """Clear every counter of a user name (after an admin reset its password)."""
     with store.transaction() as conn:
-        conn.execute("DELETE FROM login_throttle WHERE key = ? OR key LIKE ? ESCAPE '\\'",
-                     (f"name:{name}", "pair:" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "|%"))
+        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conn.execute("DELETE FROM login_throttle WHERE key = ? OR key LIKE ? ESCAPE '\\' OR key LIKE ? ESCAPE '\\'",
+                     (f"name:{name}", f"pair:{escaped}|%", f"dev:{escaped}|%"))
 
 
 def _kind(key: str) -> str:

@@ -34,7 +34,8 @@ __all__ = [
 
 SPEC_FORMS = (
     "openai:<model> (a served chat LLM, with --api-base) or hf:<hub id or path> (a chat LLM in process)",
-    "vlm:<model spec> (a vision-language model that sees each item's image: vlm:openai:Qwen/Qwen2.5-VL-7B-Instruct)",
+    "vlm:<model spec> (a vision-language model that sees each item's image with --ground-images: "
+    "vlm:openai:Qwen/Qwen2.5-VL-7B-Instruct)",
     "mt:<hub id or path> (e.g. mt:google/madlad400-3b-mt, mt:Helsinki-NLP/opus-mt-{src}-{tgt})",
     "gguf:<path.gguf or gemma3-270m> (offline demo/test engine)",
 )

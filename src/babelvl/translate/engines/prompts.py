@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 from babelvl.errors import InputError
@@ -269,6 +270,17 @@ _EXPLANATION_RE = re.compile(r"^\s*\(?\s*(note|notes|explanation|translator'?s? 
 _TAG_RE = re.compile(r"</?(source|translation|target)>", re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)
+def _label_re(target_english: str, target_name: str, source_english: str | None) -> re.Pattern[str]:
+    """A leading "French:" / "Translation:" label (compiled once per language pair)."""
+    labels = {target_english, target_name, "Translation", "Translated text", "Output"}
+    labels.discard(source_english)
+    return re.compile(
+        r"^\s*(?:\*\*)?(?:" + "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
+        + r")(?:\s*\([^)]*\))?\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*", re.IGNORECASE,
+    )
+
+
 def clean_output(output: str, source_text: str, target: LanguagePack, source: LanguagePack | None = None) -> str:
     """Strip what models add around a translation, never touching the translation itself.
 
@@ -279,13 +291,7 @@ def clean_output(output: str, source_text: str, target: LanguagePack, source: La
     text = output.replace("\r\n", "\n").strip()
     text = re.sub(r"^```[\w-]*\n?|\n?```$", "", text).strip()
     text = _TAG_RE.sub("", text).strip()
-    labels = {english_name(target), target.name, "Translation", "Translated text", "Output"}
-    if source is not None:
-        labels.discard(english_name(source))
-    label_re = re.compile(
-        r"^\s*(?:\*\*)?(?:" + "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-        + r")(?:\s*\([^)]*\))?\s*(?:\*\*)?\s*:\s*(?:\*\*)?\s*", re.IGNORECASE,
-    )
+    label_re = _label_re(english_name(target), target.name, english_name(source) if source is not None else None)
     if not label_re.match(source_text):  # a source that starts with a label keeps it
         text = label_re.sub("", text, count=1)
     lines = text.split("\n")
