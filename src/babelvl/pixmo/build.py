@@ -26,11 +26,7 @@ from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.errors import InputError
-<<<<<<< HEAD
-from babelvl.io.files import remove_stale_temporaries, write_atomic, write_json_atomic
-=======
-from babelvl.io.files import local_path_or_none, run_file_path, write_atomic, write_json_atomic
->>>>>>> main
+from babelvl.io.files import local_path_or_none, remove_stale_temporaries, run_file_path, write_atomic, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import load_language
 from babelvl.pipeline import Pipeline, Step, reject

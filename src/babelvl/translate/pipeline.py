@@ -156,7 +156,9 @@ class _Uncached:
         return self.inner.translate(texts, source, target, variant=variant)
 
     def stream(self, requests: Any) -> Any:
-        for key, answer in self.inner.stream(requests):
+        from babelvl.translate.base import keyed_stream
+
+        for key, answer in keyed_stream(self.inner.open_window(), requests):
             self.misses += 1
             yield key, answer
 
