@@ -34,9 +34,12 @@ def pope_fixture(path: Path, n: int) -> Path:
     return write_pope(path, rows)
 
 
+DEVICE = {"device": "auto", "dtype": "auto"}  # set from --device/--dtype
+
+
 def timed_run(model: Path, data: Path, out: Path, *, batch_size: int, cache: Path,
               settings: GenerationSettings) -> tuple[float, dict]:
-    backend = load_backend(str(model), batch_size=batch_size)
+    backend = load_backend(str(model), batch_size=batch_size, **DEVICE)
     spec = EvalSpec(benchmarks=["pope"], languages=["en"], out_dir=out, data={"pope": str(data)},
                     settings=settings, cache_path=cache, batch_size=batch_size)
     quiet = Console(file=open(os.devnull, "w"))
@@ -52,7 +55,7 @@ def child_peak_rss(model: Path, data: Path, out: Path, settings: GenerationSetti
         "from pathlib import Path\nfrom rich.console import Console\n"
         "from babelvl.eval.runner import EvalSpec, run_eval\n"
         "from babelvl.models import GenerationSettings, load_backend\n"
-        f"b = load_backend({str(model)!r}, batch_size={batch})\n"
+        f"b = load_backend({str(model)!r}, batch_size={batch}, **{DEVICE!r})\n"
         f"s = EvalSpec(benchmarks=['pope'], languages=['en'], out_dir=Path({str(out)!r}), "
         f"data={{'pope': {str(data)!r}}}, settings=GenerationSettings(**{json.dumps(settings.as_dict())}), "
         f"batch_size={batch})\n"
@@ -90,10 +93,16 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--sizes", default="tiny,small",
                         help="model sizes from babelvl.testing.tiny_models.SIZES (tiny: 50k params; small: 27M)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda (as babelvl eval --device)")
+    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 (as babelvl eval --dtype)")
     args = parser.parse_args()
+    DEVICE.update(device=args.device, dtype=args.dtype)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
     n = args.items
-    print(f"eval throughput: random-weight LLaVA built offline, CPU ({os.cpu_count()} cores), POPE schema, "
+    import torch
+
+    where = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else f"CPU ({os.cpu_count()} cores)"
+    print(f"eval throughput: random-weight LLaVA built offline, {where}, dtype {args.dtype}, POPE schema, "
           f"{n} items, max_new_tokens={args.max_new_tokens}, batch {args.batch_size}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
