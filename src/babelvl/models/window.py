@@ -64,6 +64,10 @@ class Window(Protocol[T, R]):
     def close(self) -> None:
         """Drop what has not started (after an error, or when the consumer stops early)."""
 
+    def on_answer(self, store: Callable[[Any, R], None]) -> bool:
+        """Ask the window to call ``store(tag, answer)`` the moment each answer arrives, in the thread that got
+        it; False when the window cannot (its answers arrive when ``wait_any`` runs them anyway)."""
+
 
 class RequestFailed(BabelvlError):
     """A request of a window failed for good; ``tag`` names it, the cause is chained."""
@@ -88,13 +92,28 @@ class ThreadWindow(Generic[T, R]):
             raise BabelvlError(f"window size must be at least 1, got {size}")
         self._fn, self._pool, self._limit = fn, pool, size + (2 * size if queued is None else queued)
         self._futures: dict[Future[R], Any] = {}
+        self._store: Callable[[Any, R], None] | None = None
         self.skip = threading.Event()
+
+    def on_answer(self, store: Callable[[Any, R], None]) -> bool:
+        self._store = store
+        return True
 
     def has_room(self) -> bool:
         return len(self._futures) < self._limit
 
     def submit(self, tag: Any, item: T) -> None:
-        self._futures[self._pool.submit(self._fn, item, self.skip)] = tag
+        store = self._store
+        if store is None:
+            self._futures[self._pool.submit(self._fn, item, self.skip)] = tag
+            return
+
+        def call(item: T, skip: threading.Event) -> R:
+            answer = self._fn(item, skip)
+            store(tag, answer)  # stored by the thread that received it: a kill now repeats only what is in flight
+            return answer
+
+        self._futures[self._pool.submit(call, item, self.skip)] = tag
 
     def pending(self) -> int:
         return len(self._futures)
@@ -154,6 +173,9 @@ class BatchWindow(Generic[T, R]):
     def close(self) -> None:
         self._tags, self._items = [], []
 
+    def on_answer(self, store: Callable[[Any, R], None]) -> bool:
+        return False  # a batch's answers arrive inside wait_any: the stream stores them there
+
 
 class MappedWindow(Generic[T, R]):
     """A window seen through two functions: ``before`` turns a job into the inner request, ``after(job, answer)``
@@ -176,6 +198,9 @@ class MappedWindow(Generic[T, R]):
 
     def close(self) -> None:
         self.inner.close()
+
+    def on_answer(self, store: Callable[[Any, R], None]) -> bool:
+        return self.inner.on_answer(lambda pair, answer: store(pair[0], self._after(pair[1], answer)))
 
 
 class StreamCache(Protocol):
@@ -277,8 +302,12 @@ def stream_through(window: Window[T, str], items: Iterable[T | _Wait], *,
             counter += 1
         return chunk, False
 
+    # each answer is stored the moment it arrives, by the thread that received it, where the window can do that;
+    # else when it is collected (still before it is yielded)
+    stored_on_arrival = bool(cache is not None and window.on_answer(lambda k, answer: cache.put_many([(k, answer)])))
+
     def take(finished: list[tuple[Any, str]]) -> None:
-        if cache is not None and finished:
+        if cache is not None and finished and not stored_on_arrival:
             cache.put_many(finished)  # what returned together is stored together, before anything is yielded
         for tag, answer in finished:
             if cache is None:
