@@ -8,8 +8,11 @@ median 1 s, sigma 0.5: 113 req/s). It runs in its own process, and each job runs
 ``babelvl`` command line in another process, with ``--concurrency`` (default 128).
 
 For each job (``translate``, ``build-pixmo --recipe cap``, ``eval``) the script prints, over the steady state
-(from the moment every slot is first busy to the last request's arrival): mean busy slots / slots, and achieved
-requests per second / capacity. Issue #10's goal: >= 0.90 for each job.
+(from the first to the last moment every slot is busy): mean busy slots / slots, and achieved requests per second
+/ capacity; and the busy share up to the last request's arrival (which also counts the drain before a final
+retry pass). Issue #10's goal: >= 0.90 busy for each job. The client's CPU cost per request is printed too: on a
+machine whose cores are busy with other work, a job that cannot process answers as fast as the server returns
+them falls below the goal for that reason.
 
     python benchmarks/server_saturation.py [--slots 128] [--median 1.0] [--sigma 0.5] [--concurrency 128]
                                            [--requests 3000] [--jobs translate,build-pixmo,eval]
@@ -91,18 +94,24 @@ def command(job: str, data: Path, out: Path, base_url: str, concurrency: int) ->
 
 
 def saturation(log: list[tuple[float, int]], slots: int, capacity: float) -> dict[str, float]:
-    """Steady state: from all slots first busy (or the peak, if never all busy) to the last arrival."""
+    """Steady state: from the first to the last moment every slot is busy (or the peak, if never all busy).
+
+    Ramp-up and the final drain are left out; a barrier anywhere between (a batch that drains before the next
+    one starts, a pass that waits for the previous one) is inside and lowers the figure. ``busy_to_end`` is the
+    same mean up to the last request's arrival, so it also counts a drain before a final small pass.
+    """
     from babelvl.testing.openai_server import in_flight_between
 
-    peak = max(level for _, level in log)
-    start = next(t for t, level in log if level >= min(slots, peak))
+    peak = min(slots, max(level for _, level in log))
+    full = [t for t, level in log if level >= peak]
+    start, end = full[0], full[-1]
     arrivals = [t for (t, level), (_, before) in zip(log[1:], log) if level > before]
-    end = arrivals[-1]
     mean, _ = in_flight_between(log, start, end)
+    to_end, _ = in_flight_between(log, start, max(arrivals[-1], end))
     # requests that finished in the window: a departure is a drop in the level
     done = sum(1 for (t, level), (_, before) in zip(log[1:], log) if level < before and start <= t <= end)
-    return {"steady_s": end - start, "busy": mean / slots, "rate": done / (end - start),
-            "rate_share": done / (end - start) / capacity}
+    return {"steady_s": end - start, "busy": mean / slots, "busy_to_end": to_end / slots,
+            "rate": done / (end - start), "rate_share": done / (end - start) / capacity}
 
 
 def run_job(job: str, data: Path, work: Path, args: argparse.Namespace, capacity: float) -> dict[str, Any]:
@@ -152,11 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {job}: {r['requests']} requests in {r['seconds']:.1f} s", flush=True)
     print()
     print("| job | requests | steady state (s) | busy slots / slots | achieved req/s | req/s / capacity "
-          "| job CPU ms / request |")
-    print("|---|---|---|---|---|---|---|")
+          "| busy, up to the last arrival | job CPU ms / request |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['job']} | {r['requests']} | {r['steady_s']:.1f} | {r['busy']:.1%} | {r['rate']:.1f} | "
-              f"{r['rate_share']:.1%} | {r['cpu_ms']:.1f} |")
+              f"{r['rate_share']:.1%} | {r['busy_to_end']:.1%} | {r['cpu_ms']:.1f} |")
     return 0 if all(r["busy"] >= args.goal for r in rows) else 1
 
 

@@ -30,3 +30,13 @@ def test_atomic_json_leaves_no_temporary_files(tmp_path):
     write_json_atomic(target, {"é": 2})
     assert json.loads(target.read_text(encoding="utf-8")) == {"é": 2}
     assert [p.name for p in target.parent.iterdir()] == ["x.json"]
+
+
+def test_stale_temporaries_of_a_killed_write_are_removed(tmp_path):
+    from babelvl.io.files import remove_stale_temporaries, write_atomic
+
+    write_atomic(tmp_path / "a" / "kept.json", "{}")
+    (tmp_path / "a" / ".shard-00000.jsonl.x1y2.tmp").write_text("half")  # what a kill -9 mid-write leaves
+    (tmp_path / "notes.tmp").write_text("not ours")  # not a hidden temporary of write_atomic
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "kept.json", "notes.tmp"]

@@ -242,3 +242,22 @@ def test_real_gguf_engine_through_the_pipeline(tmp_path):
     bench = get_benchmark("mme")
     assert len([i for i in bench.iter_items(load_rows(str(out), language="fr"), "fr", str(out))
                 if isinstance(i, Item)]) == 4
+
+
+def test_a_retry_joins_the_running_stream_instead_of_waiting_for_the_pass(tmp_path):
+    """The first row fails its checks on the first prompt; its retry reaches the server while first attempts of
+    later rows are still being sent (one sliding window, no barrier per pass)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    rows = [{"id": str(i), "question_id": str(i), "answer": "no", "image_source": "x", "category": "random",
+             "question": ("DROPME 42 " if i == 0 else "") + f"Is there a {'red blue green cat dog'.split()[i % 5]} "
+                                                             f"thing {letters[i // 26]}{letters[i % 26]} in it?"}
+            for i in range(200)]
+    data = write_pope(tmp_path / "pope.parquet", rows)
+    with FakeVLMServer(toy_translate, delay=0.01) as slow:
+        spec = _spec(slow, data, tmp_path / "out", benchmark="pope", languages=["fr"])
+        spec.engine_options["concurrency"] = 4
+        run_translate(spec)
+        prompts = [r.prompt for r in slow.received]
+    retry = next(i for i, p in enumerate(prompts) if "<source>DROPME" in p)
+    first_attempts = [i for i, p in enumerate(prompts) if "<source>" not in p]
+    assert len(first_attempts) == 200 and retry < max(first_attempts) - 50, (retry, len(prompts))

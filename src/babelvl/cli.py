@@ -191,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--generator", help=f"model that writes (cap, cosyn): {MODEL_SPEC}")
     bp.add_argument("--license", help="license of the engine/generator model (recorded in the card)")
     bp.add_argument("--executor", choices=["local", "ray"], default="local")
-    bp.add_argument("--workers", type=positive_int, default=1)
+    bp.add_argument("--workers", type=positive_int, default=1,
+                    help="shards at once; the local executor runs at least 4 when the model is served (they share "
+                         "one window of --concurrency requests, so the server gets no more)")
     bp.add_argument("--ray-address", help="join a running Ray cluster (default: start one on this machine)")
     bp.add_argument("--shard-size", type=positive_int, default=256)
     bp.add_argument("--limit", type=positive_int, help="only the first N source rows")

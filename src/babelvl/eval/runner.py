@@ -27,7 +27,7 @@ from babelvl.eval.consistency import cross_lingual_consistency
 from babelvl.eval.uncertainty import paired_language_tests
 from babelvl.eval.scoring import compute_metrics, judge, record_to_scored, scored_to_record, with_provenance
 from babelvl.eval.sources import source_for
-from babelvl.io.files import JsonlAppender, read_jsonl_tolerant, write_json_atomic
+from babelvl.io.files import JsonlAppender, read_jsonl_tolerant, remove_stale_temporaries, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import load_language
 from babelvl.models import Backend, CachedBackend, GenerationSettings, Request, ResponseCache
@@ -143,6 +143,7 @@ def run_eval(spec: EvalSpec, backend: Backend, *, console: Console | None = None
     packs = {code: load_language(code) for code in spec.languages}
     out_dir = spec.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)  # left by a killed run
     cache = ResponseCache(spec.cache_path or out_dir / "cache.sqlite")
     cached = CachedBackend(backend, cache)
     fingerprint = {"babelvl_version": __version__, "model": backend.identity(),

@@ -25,6 +25,20 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         raise
 
 
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete the temporary files of :func:`write_atomic` that a killed run left under ``folder``.
+
+    A run resumed in its own output folder calls this first, so that the folder ends as an uninterrupted run's
+    would (no ``.name.xxxx.tmp`` beside the finished files). Returns how many were removed.
+    """
+    removed = 0
+    for path in Path(folder).rglob(".*.tmp"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     write_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
 

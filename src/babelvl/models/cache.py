@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from babelvl.errors import BabelvlError
 from babelvl.io.files import check_sqlite_path
 from babelvl.models.base import Backend, GenerationSettings, Request
 

@@ -26,7 +26,7 @@ from babelvl import ui
 from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.errors import InputError
-from babelvl.io.files import local_path_or_none, run_file_path, write_atomic, write_json_atomic
+from babelvl.io.files import local_path_or_none, remove_stale_temporaries, run_file_path, write_atomic, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import load_language
 from babelvl.pipeline import Pipeline, Step, reject
@@ -200,6 +200,7 @@ def run_build(spec: BuildSpec, *, console: Console | None = None) -> dict[str, A
     out = spec.out_dir
     _check_fetch_resume(spec, out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)  # left by a killed run
     cache_path = spec.cache_path or out / "cache.sqlite"
     # paths relative to this folder or absolute (io.files.run_file_path), so a moved folder still describes itself
     write_json_atomic(out / "build_spec.json", {**asdict(spec), "out_dir": ".",

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from babelvl.languages import LanguagePack
+
+if TYPE_CHECKING:
+    from babelvl.models.window import Window
 
 
 def segment_id(masked_text: str) -> str:
@@ -99,6 +102,24 @@ class TranslationRequest:
         return self.segments[0][1]
 
 
+def keyed_stream(window: "Window[TranslationRequest, str]", requests: Iterable[Any], **cache: Any
+                 ) -> Iterator[tuple[str, str]]:
+    """``(request key, answer)`` for a lazy iterable of requests (``models.window.WAIT`` allowed) sent through
+    ``window``; ``cache`` are ``stream_through``'s cache options."""
+    from babelvl.models.window import stream_through
+
+    order: list[TranslationRequest] = []
+
+    def feed() -> Iterator[Any]:
+        for r in requests:
+            if isinstance(r, TranslationRequest):
+                order.append(r)
+            yield r
+
+    for index, answer in stream_through(window, feed(), **cache):
+        yield order[index].key, answer
+
+
 class Engine(ABC):
     """A translation engine: a batch of masked texts in, translations out, in order.
 
@@ -157,6 +178,17 @@ class Engine(ABC):
                 answers = self.translate([r.text for r in chunk], chunk[0].source, chunk[0].target,
                                          variant=chunk[0].variant)
                 yield from zip((r.key for r in chunk), answers)
+
+    def open_window(self) -> "Window[TranslationRequest, str]":
+        """Where a lazy stream of requests goes (``CachedEngine.stream``): batches of ``batch_size`` answered by
+        :meth:`stream`. Engines behind a model server override it with the server's sliding window."""
+        from babelvl.models.window import BatchWindow
+
+        def answer(batch: list[TranslationRequest]) -> list[str]:
+            answers = dict(self.stream(batch))
+            return [answers[r.key] for r in batch]
+
+        return BatchWindow(answer, self.batch_size)
 
     def close(self) -> None:  # pragma: no cover - default no-op
         """Release resources."""

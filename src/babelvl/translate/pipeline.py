@@ -28,7 +28,7 @@ from babelvl import __version__
 from babelvl.data.card import Card, ModelUse
 from babelvl.data.loading import load_rows, require_columns, require_named_columns
 from babelvl.errors import InputError
-from babelvl.io.files import local_path_or_none, run_file_path, write_atomic, write_json_atomic
+from babelvl.io.files import local_path_or_none, remove_stale_temporaries, run_file_path, write_atomic, write_json_atomic
 from babelvl.io.runlog import RUN_LOG, append_run_log
 from babelvl.languages import LanguagePack, load_language
 from babelvl.models import ResponseCache
@@ -156,7 +156,9 @@ class _Uncached:
         return self.inner.translate(texts, source, target, variant=variant)
 
     def stream(self, requests: Any) -> Any:
-        for key, answer in self.inner.stream(requests):
+        from babelvl.translate.base import keyed_stream
+
+        for key, answer in keyed_stream(self.inner.open_window(), requests):
             self.misses += 1
             yield key, answer
 
@@ -225,6 +227,7 @@ def run_translate(spec: TranslateSpec, *, console: Console | None = None) -> dic
     field_spec = spec_for(spec.benchmark, spec.fields, spec.options_field)
     out = spec.out_dir
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)  # left by a killed run
     write_json_atomic(out / "translate.json", {"babelvl_version": __version__, **spec.to_json()})
 
     rows, split = _load_source(spec)

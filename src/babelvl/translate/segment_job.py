@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from babelvl.languages import LanguagePack
 from babelvl.translate.base import CheckResult, SegmentTranslation, TranslationRequest, segment_id
@@ -115,27 +116,77 @@ class _Job:
     def run(self, requests: dict[str, tuple[TranslationRequest, str, str, list[str]]], slot: EngineSlot,
             attempt: int, advance: Callable[[int], None] | None) -> None:
         for key, answer in slot.engine.stream([r for r, *_ in requests.values()]):
-            request, lang, kind, sids = requests[key]
-            target = self.targets[lang]
-            if request.is_unit:
-                fields = parse_unit_answer(answer, [label for label, _ in request.segments])
-                uid = self.plan.segment_unit[sids[0]]
-                if fields is None:
-                    self.malformed.add((lang, uid))
-                    for sid in sids:
-                        self.tries[(lang, sid)] = self.tries.get((lang, sid), 0) + 1
-                    if advance is not None:
-                        advance(1)
-                    continue
-                self.malformed.discard((lang, uid))
-                outputs = [clean_output(fields[label], text, target, self.source)
-                           for label, text in request.segments]
-            else:
-                outputs = [answer]
-            for sid, output in zip(sids, outputs):
-                self.candidate(lang, sid, output, slot, request, kind, attempt)
-            if advance is not None:
-                advance(1)
+            self.take(requests[key], answer, slot, attempt, advance)
+
+    def run_with_retries(self, pending: list[tuple[str, str]], slot: EngineSlot, retries: int,
+                         advance: Callable[[int], None] | None) -> int:
+        """Every pending unit with variant 0, and each unit's next variant as soon as all of its answers are in
+        and it still fails (malformed, or a segment failing a check), all in ONE stream: the retries join the
+        running window instead of waiting for the whole pass to finish. Returns the passes used (the highest
+        variant sent, plus one), so attempts are numbered as pass after pass would number them."""
+        from babelvl.models.window import WAIT
+
+        queue: deque[tuple[str, tuple[TranslationRequest, str, str, list[str]]]] = deque()
+        sent: dict[str, tuple[tuple[TranslationRequest, str, str, list[str]], str, int]] = {}
+        left: dict[tuple[str, str, int], int] = {}  # (language, unit, variant) -> answers still to come
+        passes = 0
+
+        def enqueue(lang: str, uid: str, variant: int) -> None:
+            nonlocal passes
+            requests = self.unit_requests([(lang, uid)], slot, variant)
+            left[(lang, uid, variant)] = len(requests)
+            passes = max(passes, variant + 1)
+            for key, value in requests.items():
+                # a retry goes ahead of first attempts not yet sent: its unit finishes sooner
+                (queue.appendleft if variant else queue.append)((key, value))
+                sent[key] = (value, uid, variant)
+
+        def produce() -> Iterator[Any]:
+            while queue or len(left):
+                if queue:
+                    yield queue.popleft()[1][0]
+                else:
+                    yield WAIT  # the next retries come from answers still in flight
+
+        for lang, uid in pending:
+            enqueue(lang, uid, 0)
+        for key, answer in slot.engine.stream(produce()):
+            value, uid, variant = sent.pop(key)
+            lang = value[1]
+            self.take(value, answer, slot, variant, advance if variant == 0 else None)
+            left[(lang, uid, variant)] -= 1
+            if left[(lang, uid, variant)]:
+                continue
+            del left[(lang, uid, variant)]
+            if variant < retries and ((lang, uid) in self.malformed or
+                                      any(self.failing(lang, sid) for _, sid in self.plan.units[uid].segments)):
+                enqueue(lang, uid, variant + 1)
+        return passes
+
+    def take(self, value: tuple[TranslationRequest, str, str, list[str]], answer: str, slot: EngineSlot,
+             attempt: int, advance: Callable[[int], None] | None) -> None:
+        """One answer: parse a unit's fields, check every segment, keep each segment's best attempt."""
+        request, lang, kind, sids = value
+        target = self.targets[lang]
+        if request.is_unit:
+            fields = parse_unit_answer(answer, [label for label, _ in request.segments])
+            uid = self.plan.segment_unit[sids[0]]
+            if fields is None:
+                self.malformed.add((lang, uid))
+                for sid in sids:
+                    self.tries[(lang, sid)] = self.tries.get((lang, sid), 0) + 1
+                if advance is not None:
+                    advance(1)
+                return
+            self.malformed.discard((lang, uid))
+            outputs = [clean_output(fields[label], text, target, self.source)
+                       for label, text in request.segments]
+        else:
+            outputs = [answer]
+        for sid, output in zip(sids, outputs):
+            self.candidate(lang, sid, output, slot, request, kind, attempt)
+        if advance is not None:
+            advance(1)
 
     def candidate(self, lang: str, sid: str, output: str, slot: EngineSlot, request: TranslationRequest,
                   kind: str, attempt: int) -> None:
@@ -170,16 +221,9 @@ def translate_plan(plan: Plan, *, source: LanguagePack, targets: Sequence[Langua
     grounded units (None: no grounding). ``memo`` holds known check outcomes and is filled in place."""
     job = _Job(plan, source, targets, checker, image_of, memo if memo is not None else {})
     primary = engines[0]
-    attempt = 0
     pending = [(t.code, uid) for t in targets for uid in plan.units]
-    for variant in range(retries + 1):
-        if not pending:
-            break
-        job.run(job.unit_requests(pending, primary, variant), primary, attempt, advance if attempt == 0 else None)
-        pending = [(lang, uid) for lang, uid in pending
-                   if (lang, uid) in job.malformed
-                   or any(job.failing(lang, sid) for _, sid in plan.units[uid].segments)]
-        attempt += 1
+    # every language, and every retry of the primary engine, through one stream (one window at a server)
+    attempt = job.run_with_retries(pending, primary, retries, advance) if pending else 0
     # Units whose structured answer stayed malformed: each field alone, with its question as context.
     orphans = [(lang, sid) for lang, uid in sorted(job.malformed) for _, sid in plan.units[uid].segments
                if (lang, sid) not in job.best]

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from babelvl.languages import LanguagePack
 from babelvl.models import ResponseCache
-from babelvl.models.window import InFlight
-from babelvl.translate.base import Engine, TranslationRequest
+from babelvl.models.window import InFlight, StreamStats
+from babelvl.translate.base import Engine, TranslationRequest, keyed_stream
 from babelvl.translate.engines.prompts import prompt_material
 
 #: identity fields that describe an engine without changing its output: stating a license must not void a cache
@@ -63,10 +62,16 @@ class CachedEngine(Engine):
         self.supports_units = engine.supports_units
         self.supports_context = engine.supports_context
         self.takes_images = engine.takes_images
-        self.hits = 0
-        self.misses = 0
-        self._count_lock = threading.Lock()
+        self.stats = StreamStats()
         self.in_flight = InFlight()  # streams of this engine running at once send a text once
+
+    @property
+    def hits(self) -> int:
+        return self.stats.hits
+
+    @property
+    def misses(self) -> int:
+        return self.stats.misses
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
@@ -87,60 +92,20 @@ class CachedEngine(Engine):
     def request_prompt_id(self, request: TranslationRequest) -> str:
         return self.inner.request_prompt_id(request)
 
-    def stream(self, requests: Sequence[TranslationRequest]) -> Iterator[tuple[str, str]]:
-        """Cached answers first, then each distinct miss sent once; answers are stored as they arrive."""
+    def stream(self, requests: Iterable[TranslationRequest | object]) -> Iterator[tuple[str, str]]:
+        """``(request key, answer)`` as each completes: cached answers without a call, each distinct miss sent once
+        through the engine's window (a server's sliding window), each answer stored before it is yielded.
+
+        ``requests`` may be produced lazily and hold ``models.window.WAIT``: a job that sends a retry as soon as
+        an answer fails its checks feeds it into the same running stream (see ``segment_job``).
+        """
         identity = self.inner.identity()
-        keys = {r.key: translation_key(identity, self.inner.request_prompt_id(r), r.source, r.target,
-                                       request_text(r)) for r in requests}
-        cached = self.cache.get_many(list(dict.fromkeys(keys.values())))
-        waiting: dict[str, list[str]] = {}
-        to_send: list[TranslationRequest] = []
-        hits = 0
-        for r in requests:
-            answer = cached.get(keys[r.key])
-            if answer is not None:
-                hits += 1
-                yield r.key, answer
-                continue
-            if keys[r.key] not in waiting:
-                to_send.append(r)
-            waiting.setdefault(keys[r.key], []).append(r.key)
-        with self._count_lock:
-            self.hits += hits
-        while to_send:
-            # a text another stream of this engine is translating right now (a build worker on another shard)
-            # is not sent twice: this stream takes that answer at the end
-            mine, theirs = [], {}
-            for r in to_send:
-                claim = self.in_flight.claim(keys[r.key])
-                if claim is None:
-                    mine.append(r)
-                else:
-                    theirs[keys[r.key]] = (r, claim)
-            owned = {keys[r.key] for r in mine}
-            try:
-                for key, answer in self.inner.stream(mine):
-                    cache_key = keys[key]
-                    self.cache.put_many([(cache_key, answer)])  # stored before it is used: a kill repeats none
-                    self.in_flight.resolve(cache_key, answer)
-                    owned.discard(cache_key)
-                    with self._count_lock:
-                        self.misses += 1
-                    for request_key in waiting[cache_key]:
-                        yield request_key, answer
-            finally:
-                for cache_key in owned:  # not answered (an error): let the other streams send it
-                    self.in_flight.resolve(cache_key, None)
-            to_send = []
-            for cache_key, (r, claim) in theirs.items():
-                claim.done.wait()
-                if claim.answer is None:
-                    to_send.append(r)  # its owner gave up: send it ourselves
-                    continue
-                with self._count_lock:
-                    self.hits += 1
-                for request_key in waiting[cache_key]:
-                    yield request_key, claim.answer
+
+        def key(r: TranslationRequest) -> str:
+            return translation_key(identity, self.inner.request_prompt_id(r), r.source, r.target, request_text(r))
+
+        return keyed_stream(self.inner.open_window(), requests, cache=self.cache, key=key, stats=self.stats,
+                            shared=self.in_flight)
 
     def close(self) -> None:
         self.inner.close()

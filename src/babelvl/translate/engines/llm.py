@@ -6,13 +6,13 @@ warning, and dataset cards show it.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from babelvl.errors import BabelvlError
 from babelvl.languages import LanguagePack
 from babelvl.models import Backend, GenerationSettings, Request, load_backend
-from babelvl.translate.base import Engine, TranslationRequest
-from babelvl.translate.engines.calls import answers_as_completed
+from babelvl.translate.base import Engine, TranslationRequest, keyed_stream
+from babelvl.models.window import MappedWindow, Window
 from babelvl.translate.engines.prompts import (PROMPT_VERSION, chat_prompt, clean_output, unit_prompt,
                                                validate_variant)
 
@@ -78,21 +78,25 @@ class LLMEngine(Engine):
             return f"chat-p{PROMPT_VERSION}-ctx{UNIT_PROMPT_VERSION}-v{variant}"
         return self.prompt_id(variant)
 
-    def stream(self, requests: Sequence[TranslationRequest]) -> Iterator[tuple[str, str]]:
+    def open_window(self) -> Window[TranslationRequest, str]:
+        """The backend's own window (a server's sliding window of ``concurrency`` requests), with the prompts
+        built on the way in and the answers cleaned on the way out."""
+        return MappedWindow(self.backend.open_window(self.settings), self._request, self._answer)
+
+    def _request(self, r: TranslationRequest) -> Request:
+        prompt = (unit_prompt(r.segments, r.source, r.target, r.variant, context=r.context) if r.is_unit
+                  else chat_prompt(r.text, r.source, r.target, r.variant, context=r.context))
+        see = r.image is not None and self.takes_images
+        return Request(prompt=prompt.user, system=prompt.system, images=(r.image,) if see else (),
+                       image_hashes=(r.image_hash,) if see and r.image_hash else ())
+
+    @staticmethod
+    def _answer(r: TranslationRequest, answer: str) -> str:
         """Unit answers come back raw (the caller parses the JSON); text answers cleaned."""
-        keyed: list[tuple[str, Request]] = []
-        by_key = {}
-        for r in requests:
-            prompt = (unit_prompt(r.segments, r.source, r.target, r.variant, context=r.context) if r.is_unit
-                      else chat_prompt(r.text, r.source, r.target, r.variant, context=r.context))
-            see = r.image is not None and self.takes_images
-            keyed.append((r.key, Request(prompt=prompt.user, system=prompt.system,
-                                         images=(r.image,) if see else (),
-                                         image_hashes=(r.image_hash,) if see and r.image_hash else ())))
-            by_key[r.key] = r
-        for key, answer in answers_as_completed(self.backend, keyed, self.settings):
-            r = by_key[key]
-            yield key, answer.strip() if r.is_unit else clean_output(answer, r.text, r.target, r.source)
+        return answer.strip() if r.is_unit else clean_output(answer, r.text, r.target, r.source)
+
+    def stream(self, requests: Iterable[TranslationRequest | object]) -> Iterator[tuple[str, str]]:
+        return keyed_stream(self.open_window(), requests)
 
     def translate(self, texts: Sequence[str], source: LanguagePack, target: LanguagePack, *,
                   variant: int = 0) -> list[str]:
