@@ -253,9 +253,10 @@ def _mme_units(scored: Sequence[Any], profile: str, keep: set[str] | None) -> Un
         totals["total"] = totals["perception"] + totals["cognition"]
         return totals
 
+    # The paired test's outcome is the image's (both questions right: MME's acc+), the benchmark's own unit.
     return Units("MME image (its two questions together), stratified by category",
                  [image for _, image in images], [c for c, _ in images], stats, statistic, {},
-                 {str(_get(q, "id")): bool(_get(q, "correct")) for qs in images.values() for q in qs})
+                 {image: bool(stats[i, 3::4].sum() > 0) for i, (_, image) in enumerate(images)})
 
 
 def _mmbench_units(scored: Sequence[Any], profile: str, keep: set[str] | None) -> Units:
@@ -353,7 +354,8 @@ def paired_difference(benchmark: str, scored_ref: Sequence[Any], scored_other: S
                       profile: str = "babelvl", *, metric: str | None = None, draws: int = DRAWS,
                       seed: int = SEED, level: float = LEVEL) -> dict[str, Any]:
     """``metric``(other) - ``metric``(ref) on the shared units, with a paired bootstrap interval and the
-    exact McNemar p-value on the per-pair outcomes (items; MMBench: whole questions)."""
+    exact McNemar p-value on the per-unit outcomes (items; MME: an image with both questions right; MMBench: a
+    question with every circular pass right)."""
     ref, other = paired_units(benchmark, scored_ref, scored_other, profile)
     metric = metric or headline_metric(benchmark, ref)
     k = ref.stats.shape[1]

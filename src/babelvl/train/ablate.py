@@ -35,7 +35,6 @@ from babelvl.eval.uncertainty import (
     DRAWS,
     bootstrap_ci,
     headline_metric,
-    mcnemar_exact,
     paired_difference,
     paired_units,
 )
@@ -137,30 +136,16 @@ def _scale(bench: str, units: Any) -> float:
     return 1.0
 
 
-def unit_outcomes(bench: str, units: Any) -> dict[str, bool]:
-    """Whether each unit is entirely right: MME an image with both questions right (acc+), MMBench a
-    question with every circular pass right (as the Units record it), otherwise the item."""
-    if bench == "mme":
-        both = [bool(units.stats[i, 3::4].sum() > 0) for i in range(len(units.keys))]
-        return dict(zip(units.keys, both))
-    if bench == "mmbench":
-        return dict(units.outcome)
-    return {k: bool(units.outcome[k]) for k in units.keys}
-
-
 def paired_delta(bench: str, ref: list[dict[str, Any]], other: list[dict[str, Any]], *, draws: int = DRAWS,
                  seed: int = 0) -> dict[str, Any]:
     """other - ref on the table's scale, with a paired bootstrap 95% interval and McNemar over whole units."""
-    a, b = paired_units(bench, ref, other)
-    diff = paired_difference(bench, ref, other, draws=draws, seed=seed)
+    a, _ = paired_units(bench, ref, other)
+    diff = paired_difference(bench, ref, other, draws=draws, seed=seed)  # McNemar over whole units
     k = _scale(bench, a)
-    oa, ob = unit_outcomes(bench, a), unit_outcomes(bench, b)
-    only_ref = int(sum(bool(oa[u]) and not ob[u] for u in oa))
-    only_other = int(sum(bool(ob[u]) and not oa[u] for u in oa))
     return {"delta": None if diff.get("value") is None else diff["value"] * k,
             "ci95": None if diff.get("ci95") is None else [v * k for v in diff["ci95"]],
-            "unit": a.unit, "n_units": len(a.keys), "only_baseline_right": only_ref, "only_other_right": only_other,
-            "p_mcnemar": mcnemar_exact(only_ref, only_other), "metric": diff["metric"]}
+            "unit": a.unit, "n_units": len(a.keys), "only_baseline_right": diff["only_ref_right"],
+            "only_other_right": diff["only_other_right"], "p_mcnemar": diff["p_mcnemar"], "metric": diff["metric"]}
 
 
 def mean_delta(bench: str, pairs: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]], *,
