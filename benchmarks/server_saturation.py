@@ -34,11 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-JOBS = ("translate", "build-pixmo", "eval")
-WORDS = ("red", "blue", "green", "cat", "dog", "car", "thing", "picture", "image", "color")
+from babelvl.testing.resume import JOBS, write_job_inputs
 
 
 def serve(conn: Any, slots: int, median: float, sigma: float, seed: int) -> None:
@@ -58,28 +54,9 @@ def serve(conn: Any, slots: int, median: float, sigma: float, seed: int) -> None
         conn.send((list(server.in_flight_log), server.request_count))
 
 
-def tag(i: int) -> str:
-    """A distinct word for row ``i`` (digits would be masked as placeholders and de-duplicated)."""
-    return "".join(chr(97 + (i // 26 ** k) % 26) for k in range(4))
-
-
 def write_inputs(folder: Path, n: int) -> dict[str, Path]:
-    from babelvl.testing.fixtures import write_pope
-    from babelvl.testing.pixmo_fixtures import cap_rows, write_cap
-
-    folder.mkdir(parents=True, exist_ok=True)
-    questions = [f"What {WORDS[i % 10]} is the {WORDS[(i // 10) % 10]} {tag(i)} in this picture?"
-                 for i in range(n // 2)]  # two target languages: n requests
-    text = folder / "texts.parquet"
-    pq.write_table(pa.table({"id": [str(i) for i in range(len(questions))], "question": questions}), text)
-    cap = write_cap(folder / "cap.parquet", "http://127.0.0.1:9/", cap_rows("http://127.0.0.1:9/", n))
-    splits = ("adversarial", "popular", "random")
-    pope = write_pope(folder / "pope.parquet", [
-        {"id": str(i), "question_id": str(i), "question": f"Is there a {tag(i)} in the image?",
-         "answer": "yes" if i % 2 else "no", "image_source": f"COCO_val2014_{i:012d}",
-         "category": splits[i % 3]} for i in range(n)])
-    return {"translate": text, "build-pixmo": cap, "eval": pope}
-
+    """n requests per job: n/2 texts into two languages, n PixMo-Cap rows, n POPE items."""
+    return write_job_inputs(folder, n, text_rows=n // 2)
 
 def command(job: str, data: Path, out: Path, base_url: str, concurrency: int) -> list[str]:
     server = ["--api-base", base_url, "--concurrency", str(concurrency)]

@@ -31,18 +31,20 @@ WORDS = ("red", "blue", "green", "cat", "dog", "car", "thing", "picture", "image
 
 def tag(i: int) -> str:
     """A distinct word per row (digits would be masked as placeholders and de-duplicated)."""
-    return "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3))
+    return "".join(chr(97 + (i // 26 ** k) % 26) for k in range(4))
 
 
-def write_job_inputs(folder: Path, rows: int) -> dict[str, Path]:
-    """Small inputs in the real schemas: free texts (translate), PixMo-Cap (build-pixmo), POPE (eval)."""
+def write_job_inputs(folder: Path, rows: int, *, text_rows: int | None = None) -> dict[str, Path]:
+    """Inputs in the real schemas: free texts (translate; ``text_rows`` of them, default ``rows``), PixMo-Cap
+    (build-pixmo) and POPE (eval), ``rows`` each. Used by the resume tests and the server benchmarks."""
     from babelvl.testing.fixtures import write_pope
     from babelvl.testing.pixmo_fixtures import cap_rows, write_cap
 
     folder.mkdir(parents=True, exist_ok=True)
     texts = folder / "texts.parquet"
-    questions = [f"What {WORDS[i % 10]} is the {WORDS[(i // 10) % 10]} {tag(i)} in this picture?" for i in range(rows)]
-    pq.write_table(pa.table({"id": [str(i) for i in range(rows)], "question": questions}), texts)
+    questions = [f"What {WORDS[i % 10]} is the {WORDS[(i // 10) % 10]} {tag(i)} in this picture?"
+                 for i in range(rows if text_rows is None else text_rows)]
+    pq.write_table(pa.table({"id": [str(i) for i in range(len(questions))], "question": questions}), texts)
     cap = write_cap(folder / "cap.parquet", "http://127.0.0.1:9/", cap_rows("http://127.0.0.1:9/", rows))
     splits = ("adversarial", "popular", "random")
     pope = write_pope(folder / "pope.parquet", [
