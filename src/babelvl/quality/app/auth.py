@@ -138,7 +138,9 @@ def sign_device(secret: str, user_id: int, now: float | None = None) -> str:
     account's owner out if anyone could trigger it; a browser holding this cookie has logged in
     as the user before, so the name's throttle does not apply to it (OWASP's "device cookie").
     """
-    issued = f"{now if now is not None else time.time():.0f}"
+    # whole seconds rounded DOWN: rounding to nearest could date the cookie up to 0.5 s in the future, and
+    # check_device refuses a cookie from the future
+    issued = str(int(now if now is not None else time.time()))
     return f"{issued}.{_device_mac(secret, user_id, issued)}"
 
 
