@@ -470,14 +470,17 @@ def test_hter_is_bounded_and_only_for_edited_segments():
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     """Case 22: SIGINT in the middle of a translation: one line on stderr, exit 130, no traceback."""
     data = WRITERS["pope"](tmp_path / "pope.parquet", [
-        {**pope_rows()[0], "id": str(i), "question_id": str(i), "question": f"Is there a thing {i} here?"}
-        for i in range(60)])
+        # distinct words (digits would be masked and de-duplicated into one request), sent one at a time, so
+        # the run is still going when the signal comes
+        {**pope_rows()[0], "id": str(i), "question_id": str(i),
+         "question": f"Is there a thing {chr(97 + i % 26)}{chr(97 + i // 26)} here?"} for i in range(60)])
     with FakeVLMServer(toy_translate, delay=0.2) as srv:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
         proc = subprocess.Popen(
             [sys.executable, "-m", "babelvl.cli", "translate", "--benchmark", "pope", "--data", str(data),
              "--languages", "fr", "--engine", "openai:toy-translator", "--api-base", srv.base_url,
-             "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+             "--concurrency", "1", "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env)
         deadline = time.monotonic() + 120
         while srv.request_count == 0 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)

@@ -328,3 +328,25 @@ def test_reason_kinds_are_documented():
     expected = {"timeout", "memory", "network", "write_outside", "subprocess", "forbidden", "error",
                 "no_output", "too_large"}
     assert expected <= set(REASON_KINDS)
+
+
+def test_a_python_under_the_hosts_tmp_is_bound_inside_a_read_only_tmp(tmp_path, monkeypatch):
+    """A CI clone or venv under /tmp: /tmp cannot be the work folder's symlink then (bwrap refused to start:
+    "Can't make symlink at /tmp"); it becomes a read-only tmpfs holding just those folders."""
+    import shutil
+
+    from babelvl.pixmo import sandbox
+
+    if sandbox.bwrap_path() is None:
+        pytest.skip("bubblewrap is not installed")
+    roots, extra = sandbox._python_roots()
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: (roots + ("/tmp/some-venv",), extra))
+    command = sandbox._bwrap_command(tmp_path, allow_network=False, work_mb=16)
+    text = " ".join(command)
+    assert "--tmpfs /tmp" in text and "--ro-bind /tmp/some-venv /tmp/some-venv" in text
+    assert text.index("--tmpfs /tmp") < text.index("--ro-bind /tmp/some-venv") < text.index("--remount-ro /tmp")
+    assert "--symlink /sandbox/.tmp /tmp" not in text
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: (roots, extra))
+    assert "--symlink /sandbox/.tmp /tmp" in " ".join(sandbox._bwrap_command(tmp_path, allow_network=False,
+                                                                             work_mb=16))
+    assert shutil.which(command[0])

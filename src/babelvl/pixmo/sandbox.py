@@ -261,14 +261,23 @@ def _bwrap_command(control_in: Path, *, allow_network: bool, work_mb: int) -> li
             command += ["--ro-bind", str(host), str(host)]
     for path in _ETC_FILES:
         command += ["--ro-bind-try", path, path]
-    roots, _ = _python_roots()
-    for root in roots:
-        command += ["--ro-bind", root, root]
     # /dev is a tmpfs of its own: read-only, or it would be host memory the code could fill without limit
     command += ["--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc",
-                "--perms", "0700", "--size", str(work_mb * 1024 * 1024), "--tmpfs", BOX,
-                "--dir", f"{BOX}/.tmp", "--symlink", f"{BOX}/.tmp", "/tmp",
-                "--ro-bind", str(control_in), CONTROL, "--chdir", BOX, "--remount-ro", "/"]
+                "--perms", "0700", "--size", str(work_mb * 1024 * 1024), "--tmpfs", BOX, "--dir", f"{BOX}/.tmp"]
+    roots, _ = _python_roots()
+    under_tmp = any(root == "/tmp" or root.startswith("/tmp/") for root in roots)
+    if under_tmp:
+        # An interpreter, venv or checkout under the host's /tmp (a CI clone, a venv made there): /tmp is an
+        # empty tmpfs holding just those folders, made read-only below, so the work tmpfs stays the only
+        # writable place (TMPDIR points into it).
+        command += ["--perms", "0755", "--size", str(1024 * 1024), "--tmpfs", "/tmp"]
+    else:
+        command += ["--symlink", f"{BOX}/.tmp", "/tmp"]
+    for root in roots:
+        command += ["--ro-bind", root, root]
+    if under_tmp:
+        command += ["--remount-ro", "/tmp"]
+    command += ["--ro-bind", str(control_in), CONTROL, "--chdir", BOX, "--remount-ro", "/"]
     return command
 
 
