@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from babelvl.io.files import check_sqlite_path
 from babelvl.models.base import Backend, GenerationSettings, Request
+from babelvl.models.window import CacheCounters
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL NOT NULL)"
 _MAX_VARIABLES = 500  # stay below SQLite's bound-parameter limit on old builds (999)
@@ -113,7 +114,7 @@ class ResponseCache:
         self.close()
 
 
-class CachedBackend(Backend):
+class CachedBackend(CacheCounters, Backend):
     """Wraps a backend: answers from the cache, sends only the misses, stores each answer as soon as it returns.
 
     A crash therefore repeats at most the requests in flight. ``hits`` and ``misses`` count requests over the
@@ -128,14 +129,6 @@ class CachedBackend(Backend):
         self.batch_size = backend.batch_size
         self.stats = StreamStats()
         self.in_flight = InFlight()  # streams of this object running at once send a request once
-
-    @property
-    def hits(self) -> int:
-        return self.stats.hits
-
-    @property
-    def misses(self) -> int:
-        return self.stats.misses
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()

@@ -224,6 +224,20 @@ class StreamStats:
             self.hits += hits
             self.misses += misses
 
+class CacheCounters:
+    """``hits`` and ``misses`` of a cached wrapper, read from its ``stats`` (one definition for the backend and
+    the engine caches)."""
+
+    stats: StreamStats
+
+    @property
+    def hits(self) -> int:
+        return self.stats.hits
+
+    @property
+    def misses(self) -> int:
+        return self.stats.misses
+
 
 _END = object()
 

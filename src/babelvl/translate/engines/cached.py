@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from babelvl.languages import LanguagePack
 from babelvl.models import ResponseCache
-from babelvl.models.window import InFlight, StreamStats
+from babelvl.models.window import CacheCounters, InFlight, StreamStats
 from babelvl.translate.base import Engine, TranslationRequest, keyed_stream
 from babelvl.translate.engines.prompts import prompt_material
 
@@ -46,7 +46,7 @@ def request_text(request: TranslationRequest) -> str:
                        "image": request.image_hash}, ensure_ascii=False, sort_keys=True)
 
 
-class CachedEngine(Engine):
+class CachedEngine(CacheCounters, Engine):
     """Wraps an engine: answers from the cache and sends only the misses, in one stream through the engine.
 
     Each answer is stored as soon as it returns, so a killed run repeats at most the requests in flight. Identical
@@ -64,14 +64,6 @@ class CachedEngine(Engine):
         self.takes_images = engine.takes_images
         self.stats = StreamStats()
         self.in_flight = InFlight()  # streams of this engine running at once send a text once
-
-    @property
-    def hits(self) -> int:
-        return self.stats.hits
-
-    @property
-    def misses(self) -> int:
-        return self.stats.misses
 
     def identity(self) -> dict[str, Any]:
         return self.inner.identity()
